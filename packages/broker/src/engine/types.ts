@@ -1,0 +1,196 @@
+// The token engine's public contract. The HTTP service (src/http) only calls this; the engine knows
+// nothing of inbound HTTP. Times are epoch milliseconds unless a name says seconds.
+
+export type TokenKind = 'classic' | 'stable'
+
+export interface AppConfig {
+  appid: string
+  secret: string
+  tokenKind: TokenKind
+  /** Replace the token this long before WeChat's expiry (default 600). */
+  refreshLeadSeconds: number
+  /** Upstream token calls allowed per Asia/Shanghai day (default 2000). */
+  dailyQuota: number
+  /** Warn when this share of the daily quota is used (default 0.8). */
+  quotaWarnRatio: number
+  /** Minimum spacing of report-driven refreshes (default 30). */
+  invalidateCooldownSeconds: number
+}
+
+/** A token as handed to a reader. */
+export interface ServedToken {
+  appid: string
+  kind: TokenKind
+  accessToken: string
+  generation: number
+  /** Whole seconds a caller may keep using the token: accounts for the planned rotation and WeChat's overlap. */
+  expiresIn: number
+  /** `expiresIn` as an instant. */
+  expiresAt: number
+}
+
+export type InvalidateOutcome = 'refreshed' | 'stale_report' | 'cooldown'
+
+export interface InvalidateResult {
+  refreshed: boolean
+  reason: InvalidateOutcome
+  token: ServedToken
+}
+
+export type RefreshReason = 'cold_start' | 'scheduled' | 'invalidated' | 'admin'
+export type RefreshResult =
+  | 'success'
+  | 'wechat_error'
+  | 'network_error'
+  | 'quota_exhausted'
+  | 'lock_contended'
+  | 'lock_lost'
+  | 'store_error'
+
+export interface WeChatErrorInfo {
+  errcode: number
+  errmsg: string
+  rid?: string | undefined
+}
+
+export type AppState = 'cold' | 'ok' | 'failing' | 'quota_exhausted'
+
+export interface AppStatus {
+  appid: string
+  kind: TokenKind
+  state: AppState
+  generation: number | null
+  /** When the current token was obtained from WeChat. */
+  obtainedAt: number | null
+  /** Safe remaining use of the current token in seconds (as served), null when none. */
+  expiresIn: number | null
+  lastRefresh: { at: number; reason: RefreshReason } | null
+  lastError: (WeChatErrorInfo & { at: number }) | null
+  /** When a failing app will next try WeChat again. */
+  nextAttemptAt: number | null
+  quota: {
+    used: number
+    limit: number
+    warn: boolean
+    /** The figure WeChat reported through /cgi-bin/openapi/quota/get, when reconciled. */
+    wechat: { used: number; limit: number; at: number } | null
+  }
+}
+
+export interface Readiness {
+  ready: boolean
+  storeUp: boolean
+  reasons: string[]
+}
+
+export interface Code2SessionResult {
+  openid: string
+  session_key: string
+  unionid?: string
+}
+
+/** Events the service's metrics and logs subscribe to. None carries a secret or a token. */
+export interface EngineEvents {
+  refresh: {
+    appid: string
+    kind: TokenKind
+    reason: RefreshReason
+    result: RefreshResult
+    durationSeconds: number
+    generation?: number
+    error?: WeChatErrorInfo
+  }
+  /** errcode is '0' on success, the WeChat errcode, 'http_<status>', 'network' or 'timeout'. */
+  wechatRequest: { endpoint: string; errcode: string; durationSeconds: number }
+  invalidation: { appid: string; result: InvalidateOutcome; errcode?: number }
+  lockAcquire: { result: 'acquired' | 'contended' | 'error' }
+  quota: { appid: string; api: string; used: number; limit: number; level: 'ok' | 'warn' | 'exhausted' }
+  store: { up: boolean }
+}
+
+export type EngineEventName = keyof EngineEvents
+
+export interface TokenEngine {
+  readonly appids: readonly string[]
+  start(): Promise<void>
+  /** Stops timers, releases locks, closes store connections. */
+  stop(): Promise<void>
+  /** Never waits on a scheduled refresh; on a cold start waits (bounded) for the one upstream call. */
+  getToken(appid: string, opts?: { signal?: AbortSignal }): Promise<ServedToken>
+  /** Compare-and-refresh: refreshes only if `accessToken` is still current. */
+  invalidate(appid: string, accessToken: string, errcode?: number): Promise<InvalidateResult>
+  /** Forced refresh (admin), still subject to quota and cooldown guards. */
+  refresh(appid: string): Promise<ServedToken>
+  code2Session(appid: string, jsCode: string): Promise<Code2SessionResult>
+  status(): AppStatus[]
+  readiness(): Readiness
+  on<K extends EngineEventName>(event: K, listener: (e: EngineEvents[K]) => void): this
+  off<K extends EngineEventName>(event: K, listener: (e: EngineEvents[K]) => void): this
+}
+
+export type EngineErrorCode =
+  | 'unknown_app'
+  | 'quota_exhausted'
+  | 'cooldown'
+  | 'token_unavailable'
+  | 'wechat_error'
+  | 'store_unavailable'
+
+/** The engine's one error type; the service maps `code` to an HTTP status. Never carries a secret. */
+export class EngineError extends Error {
+  override readonly name = 'EngineError'
+  readonly code: EngineErrorCode
+  readonly retryAfterSeconds: number | undefined
+  readonly wechat: WeChatErrorInfo | undefined
+
+  constructor(
+    code: EngineErrorCode,
+    message: string,
+    opts: { retryAfterSeconds?: number; wechat?: WeChatErrorInfo; cause?: unknown } = {}
+  ) {
+    super(message, opts.cause === undefined ? undefined : { cause: opts.cause })
+    this.code = code
+    this.retryAfterSeconds = opts.retryAfterSeconds
+    this.wechat = opts.wechat
+  }
+}
+
+/** Minimal structured logger (pino-compatible). */
+export interface Logger {
+  debug(obj: object, msg?: string): void
+  info(obj: object, msg?: string): void
+  warn(obj: object, msg?: string): void
+  error(obj: object, msg?: string): void
+}
+
+/** Time source; tests inject a virtual one. */
+export interface Clock {
+  now(): number
+  setTimeout(fn: () => void, ms: number): unknown
+  clearTimeout(handle: unknown): void
+}
+
+export type StoreOptions =
+  | { kind: 'memory' }
+  /** One URL, or several independent nodes that form a redlock quorum (the first holds the data). */
+  | { kind: 'redis'; nodes: string[]; keyPrefix: string }
+
+export interface WeChatOptions {
+  baseUrl: string
+  fallbackBaseUrls: string[]
+  /** Per upstream request (default 5000). */
+  timeoutMs: number
+}
+
+/** What `createEngine` (src/engine/index.ts) takes. */
+export interface EngineOptions {
+  apps: AppConfig[]
+  store: StoreOptions
+  wechat: WeChatOptions
+  /** Names this replica in token records and locks (default: host name + pid + random). */
+  instanceId?: string
+  clock?: Clock
+  logger?: Logger
+  /** How long a reader waits for the first token on a cold start (default 10000). */
+  coldStartTimeoutMs?: number
+}
