@@ -64,6 +64,9 @@ export interface AppStatus {
   obtainedAt: number | null
   /** Safe remaining use of the current token in seconds (as served), null when none. */
   expiresIn: number | null
+  /** When WeChat itself expires the current token. */
+  wechatExpiresAt: number | null
+  refreshLeadSeconds: number
   lastRefresh: { at: number; reason: RefreshReason } | null
   lastError: (WeChatErrorInfo & { at: number }) | null
   /** When a failing app will next try WeChat again. */
