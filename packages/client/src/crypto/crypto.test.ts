@@ -1,0 +1,307 @@
+import { createCipheriv } from 'node:crypto'
+import { describe, expect, it } from 'vitest'
+import {
+  deterministicVector as V3,
+  plaintextPushVector,
+  safeModeVector as V1,
+  sessionKeySignatureVectors,
+  urlVerificationVector,
+  userDataVector as UD,
+} from '../../test/helpers/vectors.js'
+import { DecryptError, InvalidInputError } from '../errors.js'
+import { MessageCrypto } from './message-crypto.js'
+import { sessionKeySignature, verifySignature } from './signature.js'
+import { decryptUserData } from './user-data.js'
+
+function fixed(text: string): () => Uint8Array {
+  return () => Buffer.from(text, 'utf8')
+}
+
+function decryptError(fn: () => unknown): DecryptError {
+  try {
+    fn()
+  } catch (error) {
+    expect(error).toBeInstanceOf(DecryptError)
+    return error as DecryptError
+  }
+  throw new Error('expected a DecryptError')
+}
+
+describe('decryptUserData', () => {
+  it('decrypts the official sample and checks the watermark', () => {
+    const data = decryptUserData(UD.sessionKey, UD.encryptedData, UD.iv, { appid: UD.appid })
+    expect(data).toEqual(JSON.parse(UD.plaintext))
+    expect(data.watermark.appid).toBe(UD.appid)
+  })
+
+  it('rejects a watermark for another appid', () => {
+    const e = decryptError(() =>
+      decryptUserData(UD.sessionKey, UD.encryptedData, UD.iv, { appid: 'wx0000000000000000' })
+    )
+    expect(e.reason).toBe('appid_mismatch')
+  })
+
+  it.each([
+    ['malformed base64 session key', 'not*base64', UD.encryptedData, UD.iv, 'invalid_base64'],
+    ['malformed base64 data', UD.sessionKey, 'abc$', UD.iv, 'invalid_base64'],
+    ['malformed base64 iv', UD.sessionKey, UD.encryptedData, 'r7BX=XKk', 'invalid_base64'],
+    [
+      'a 24-byte key',
+      Buffer.alloc(24).toString('base64'),
+      UD.encryptedData,
+      UD.iv,
+      'invalid_key_length',
+    ],
+    [
+      'an 8-byte iv',
+      UD.sessionKey,
+      UD.encryptedData,
+      Buffer.alloc(8).toString('base64'),
+      'invalid_iv_length',
+    ],
+    [
+      'a ciphertext that is not whole blocks',
+      UD.sessionKey,
+      Buffer.alloc(20).toString('base64'),
+      UD.iv,
+      'invalid_ciphertext_length',
+    ],
+    [
+      'the wrong session key',
+      Buffer.alloc(16, 7).toString('base64'),
+      UD.encryptedData,
+      UD.iv,
+      'bad_padding',
+    ],
+  ])('rejects %s with a clear reason', (_name, key, data, iv, reason) => {
+    const e = decryptError(() => decryptUserData(key, data, iv, { appid: UD.appid }))
+    expect(e.reason).toBe(reason)
+    expect(e.message).not.toContain(key)
+    expect(e.message).not.toMatch(/error:[0-9a-f]{8}|EVP_|bad decrypt/i)
+  })
+
+  it('rejects tampered ciphertext', () => {
+    const bytes = Buffer.from(UD.encryptedData, 'base64')
+    bytes[bytes.length - 1]! ^= 0x55 // corrupt the padding block
+    const e = decryptError(() =>
+      decryptUserData(UD.sessionKey, bytes.toString('base64'), UD.iv, { appid: UD.appid })
+    )
+    expect(e.reason).toBe('bad_padding')
+  })
+
+  it('rejects a plaintext that is not JSON, or JSON without a watermark', () => {
+    const key = Buffer.alloc(16, 1)
+    const iv = Buffer.alloc(16, 2)
+    const seal = (text: string): string => {
+      const c = createCipheriv('aes-128-cbc', key, iv)
+      return Buffer.concat([c.update(text), c.final()]).toString('base64')
+    }
+    const k = key.toString('base64')
+    const i = iv.toString('base64')
+    expect(decryptError(() => decryptUserData(k, seal('hello'), i, { appid: 'wx1' })).reason).toBe(
+      'invalid_plaintext'
+    )
+    expect(
+      decryptError(() => decryptUserData(k, seal('{"a":1}'), i, { appid: 'wx1' })).reason
+    ).toBe('missing_watermark')
+  })
+
+  it('requires the appid option', () => {
+    expect(() =>
+      decryptUserData(UD.sessionKey, UD.encryptedData, UD.iv, {} as { appid: string })
+    ).toThrow(InvalidInputError)
+  })
+})
+
+describe('signatures', () => {
+  it('verifies the official URL-verification and plaintext-push signatures', () => {
+    const { token, signature, timestamp, nonce } = urlVerificationVector
+    expect(verifySignature({ token, signature, timestamp, nonce })).toBe(true)
+    expect(verifySignature({ ...plaintextPushVector })).toBe(true)
+    expect(verifySignature({ token, signature, timestamp, nonce: '1' })).toBe(false)
+    expect(verifySignature({ token: 'BBBBB', signature, timestamp, nonce })).toBe(false)
+    expect(verifySignature({ token, signature: '', timestamp, nonce })).toBe(false)
+    expect(verifySignature({ token, signature: 'f464', timestamp, nonce })).toBe(false)
+  })
+
+  it.each(sessionKeySignatureVectors)(
+    'computes the checksession HMAC keyed by the session_key string',
+    ({ sessionKey, message, signature }) => {
+      expect(sessionKeySignature(sessionKey, message)).toBe(signature)
+    }
+  )
+
+  it('signs the empty message by default, as checksession requires', () => {
+    const { sessionKey, signature } = sessionKeySignatureVectors[1]!
+    expect(sessionKeySignature(sessionKey)).toBe(signature)
+  })
+})
+
+describe('MessageCrypto', () => {
+  const v1 = (random?: string): MessageCrypto =>
+    new MessageCrypto({
+      token: V1.token,
+      encodingAESKey: V1.encodingAESKey,
+      appid: V1.appid,
+      ...(random === undefined ? {} : { randomBytes: fixed(random) }),
+    })
+
+  it('decrypts the official JSON safe-mode request after checking msg_signature', () => {
+    const result = v1().decryptMessage(
+      { msg_signature: V1.msgSignature, timestamp: V1.timestamp, nonce: V1.nonce },
+      V1.body
+    )
+    expect(result.format).toBe('json')
+    expect(result.plaintext).toBe(V1.message)
+    expect(result.message).toMatchObject({ Event: 'debug_demo', debug_str: 'hello world' })
+  })
+
+  it('reproduces the official request ciphertext from its random prefix', () => {
+    const encrypt = (JSON.parse(V1.body) as { Encrypt: string }).Encrypt
+    expect(v1('a8eedb185eb2fecf').encrypt(V1.message)).toBe(encrypt)
+  })
+
+  it('encrypts the official reply byte for byte (Encrypt, MsgSignature, body)', () => {
+    const crypto = v1(V1.reply.random)
+    expect(crypto.encrypt(V1.reply.message)).toBe(V1.reply.encrypt)
+    expect(crypto.signature(V1.reply.timestamp, V1.reply.nonce, V1.reply.encrypt)).toBe(
+      V1.reply.msgSignature
+    )
+    const body = crypto.encryptReply(V1.reply.message, {
+      timestamp: V1.reply.timestamp,
+      nonce: V1.reply.nonce,
+      format: 'json',
+    })
+    expect(body).toBe(V1.reply.body)
+    expect(crypto.encryptReply({ demo_resp: 'good luck' }, { ...V1.reply, format: 'json' })).toBe(
+      V1.reply.body
+    )
+  })
+
+  it('matches the deterministic vector V3 (UTF-8 length) and its msg_signature', () => {
+    const crypto = new MessageCrypto({
+      token: V3.token,
+      encodingAESKey: V3.encodingAESKey,
+      appid: V3.appid,
+      randomBytes: fixed(V3.random),
+    })
+    expect(crypto.encrypt(V3.message)).toBe(V3.encrypt)
+    expect(crypto.decrypt(V3.encrypt)).toBe(V3.message)
+    expect(crypto.signature(V3.timestamp, V3.nonce, V3.encrypt)).toBe(V3.msgSignature)
+  })
+
+  it('round-trips XML bodies both ways, with CDATA that contains "]]>"', () => {
+    const crypto = v1()
+    const reply = crypto.encryptReply(
+      { ToUserName: 'o9AgO5Kd', Content: 'a ]]> b <c> & d', CreateTime: 1714112445 },
+      { timestamp: 1714112445, nonce: '42', format: 'xml' }
+    )
+    expect(reply).toMatch(/^<xml><Encrypt><!\[CDATA\[.+\]\]><\/Encrypt><MsgSignature>/)
+    expect(reply).toContain('<TimeStamp>1714112445</TimeStamp><Nonce><![CDATA[42]]></Nonce></xml>')
+    const sig = /<MsgSignature><!\[CDATA\[([0-9a-f]+)\]\]>/.exec(reply)![1]!
+    const back = crypto.decryptMessage(
+      { msg_signature: sig, timestamp: 1714112445, nonce: 42 },
+      reply
+    )
+    expect(back.format).toBe('xml')
+    expect(back.message).toEqual({
+      ToUserName: 'o9AgO5Kd',
+      Content: 'a ]]> b <c> & d',
+      CreateTime: '1714112445',
+    })
+  })
+
+  it('decrypts an XML push body (Encrypt in CDATA)', () => {
+    const crypto = v1()
+    const encrypt = (JSON.parse(V1.body) as { Encrypt: string }).Encrypt
+    const xml = `<xml><ToUserName><![CDATA[gh_97417a04a28d]]></ToUserName><Encrypt><![CDATA[${encrypt}]]></Encrypt></xml>`
+    const result = crypto.decryptMessage(
+      { msg_signature: V1.msgSignature, timestamp: V1.timestamp, nonce: V1.nonce },
+      xml
+    )
+    expect(result.plaintext).toBe(V1.message)
+  })
+
+  it('answers URL verification with echostr, and refuses a bad signature', () => {
+    const { token, signature, timestamp, nonce, echostr } = urlVerificationVector
+    const crypto = new MessageCrypto({ token, encodingAESKey: V1.encodingAESKey, appid: V1.appid })
+    expect(crypto.verifyUrl({ signature, timestamp, nonce, echostr })).toBe(echostr)
+    expect(
+      decryptError(() => crypto.verifyUrl({ signature, timestamp: '1', nonce, echostr })).reason
+    ).toBe('signature_mismatch')
+  })
+
+  it('refuses a wrong msg_signature before decrypting', () => {
+    const e = decryptError(() =>
+      v1().decryptMessage(
+        { msg_signature: 'a'.repeat(40), timestamp: V1.timestamp, nonce: V1.nonce },
+        V1.body
+      )
+    )
+    expect(e.reason).toBe('signature_mismatch')
+  })
+
+  it('rejects a message for another appid, tampered ciphertext and missing Encrypt', () => {
+    const encrypt = (JSON.parse(V1.body) as { Encrypt: string }).Encrypt
+    const other = new MessageCrypto({
+      token: 'AAAAA',
+      encodingAESKey: V1.encodingAESKey,
+      appid: 'wx0',
+    })
+    expect(decryptError(() => other.decrypt(encrypt)).reason).toBe('appid_mismatch')
+    const bytes = Buffer.from(encrypt, 'base64')
+    bytes[bytes.length - 1]! ^= 0xff
+    expect(decryptError(() => v1().decrypt(bytes.toString('base64'))).reason).toBe('bad_padding')
+    expect(decryptError(() => v1().decrypt('%%%')).reason).toBe('invalid_base64')
+    expect(decryptError(() => v1().decrypt(Buffer.alloc(33).toString('base64'))).reason).toBe(
+      'invalid_ciphertext_length'
+    )
+    expect(
+      decryptError(() =>
+        v1().decryptMessage({ msg_signature: 'x', timestamp: 1, nonce: 1 }, '{"ToUserName":"gh"}')
+      ).reason
+    ).toBe('missing_field')
+    expect(
+      decryptError(() =>
+        v1().decryptMessage({ msg_signature: 'x', timestamp: 1, nonce: 1 }, 'hello')
+      ).reason
+    ).toBe('invalid_plaintext')
+  })
+
+  it('decrypts with the previous EncodingAESKey during a rotation and encrypts with the new one', () => {
+    const encrypt = (JSON.parse(V1.body) as { Encrypt: string }).Encrypt
+    const rotated = new MessageCrypto({
+      token: V1.token,
+      encodingAESKey: V3.encodingAESKey,
+      previousEncodingAESKey: V1.encodingAESKey,
+      appid: V1.appid,
+    })
+    expect(rotated.decrypt(encrypt)).toBe(V1.message)
+    const fresh = rotated.encrypt('x')
+    expect(rotated.decrypt(fresh)).toBe('x')
+    expect(() => v1().decrypt(fresh)).toThrow(DecryptError)
+  })
+
+  it('validates its options, naming the field and never echoing the key', () => {
+    const badKey = 'short-key-value'
+    expect(() => new MessageCrypto({ token: 't', encodingAESKey: badKey, appid: 'wx1' })).toThrow(
+      /encodingAESKey: must be the 43-character EncodingAESKey/
+    )
+    try {
+      new MessageCrypto({ token: 't', encodingAESKey: badKey, appid: 'wx1' })
+    } catch (error) {
+      expect((error as Error).message).not.toContain(badKey)
+    }
+    expect(
+      () => new MessageCrypto({ token: '', encodingAESKey: V1.encodingAESKey, appid: 'wx1' })
+    ).toThrow(/^token:/)
+    expect(() =>
+      new MessageCrypto({
+        token: 't',
+        encodingAESKey: V1.encodingAESKey,
+        appid: 'wx1',
+        randomBytes: () => new Uint8Array(3),
+      }).encrypt('x')
+    ).toThrow(/randomBytes/)
+  })
+})
