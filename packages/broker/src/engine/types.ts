@@ -107,7 +107,13 @@ export interface EngineEvents {
   wechatRequest: { endpoint: string; errcode: string; durationSeconds: number }
   invalidation: { appid: string; result: InvalidateOutcome; errcode?: number }
   lockAcquire: { result: 'acquired' | 'contended' | 'error' }
-  quota: { appid: string; api: string; used: number; limit: number; level: 'ok' | 'warn' | 'exhausted' }
+  quota: {
+    appid: string
+    api: string
+    used: number
+    limit: number
+    level: 'ok' | 'warn' | 'exhausted'
+  }
   store: { up: boolean }
 }
 
@@ -196,4 +202,30 @@ export interface EngineOptions {
   logger?: Logger
   /** How long a reader waits for the first token on a cold start (default 10000). */
   coldStartTimeoutMs?: number
+  /** Timings and limits; the defaults suit production, tests shorten them. */
+  tuning?: Partial<EngineTuning>
+}
+
+export interface EngineTuning {
+  /** How long WeChat keeps a replaced token valid (classic) / pre-rotates a stable one (default 300). */
+  wechatOverlapSeconds: number
+  /** Refresh lock lease; extended while a refresh runs (default 10000). */
+  lockTtlMs: number
+  /** How often a replica re-reads the store to catch up on missed announcements (default 5000). */
+  syncIntervalMs: number
+  /** Retries of transient WeChat failures within one refresh. */
+  retry: { attempts: number; baseDelayMs: number; maxDelayMs: number }
+  /** Wait after a failure retrying cannot fix, doubled per consecutive failure (default 30000). */
+  failureBackoffMs: number
+  /** Wait after transient failures outlasted the retries, doubled likewise (default 5000). */
+  transientBackoffMs: number
+  /** Ceiling of both back-offs (default 600000). */
+  maxBackoffMs: number
+  /** Upper bound of the random delay added to a scheduled refresh (default 30). */
+  maxJitterSeconds: number
+  /** Stable-token force_refresh guard (WeChat: 20 a day, 30 s apart). */
+  forceRefreshDailyLimit: number
+  forceRefreshMinIntervalSeconds: number
+  /** Ask WeChat for its own quota figure after each refresh (default true). */
+  reconcileQuota: boolean
 }

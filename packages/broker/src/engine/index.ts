@@ -1,0 +1,3 @@
+export { createEngine, DEFAULT_TUNING } from './token-engine.js'
+export { systemClock, shanghaiDay, nextShanghaiMidnight } from './clock.js'
+export * from './types.js'

@@ -1,0 +1,184 @@
+import { EventEmitter } from 'node:events'
+import { randomBytes } from 'node:crypto'
+import { hostname } from 'node:os'
+import { systemClock } from './clock.js'
+import { MemoryStore } from './store/memory-store.js'
+import { RedisStore } from './store/redis-store.js'
+import type { Store } from './store/types.js'
+import { TokenSlot } from './token-slot.js'
+import {
+  EngineError,
+  type AppStatus,
+  type Code2SessionResult,
+  type EngineEventName,
+  type EngineEvents,
+  type EngineOptions,
+  type EngineTuning,
+  type InvalidateResult,
+  type Logger,
+  type Readiness,
+  type ServedToken,
+  type TokenEngine,
+} from './types.js'
+import { WeChatApi } from './wechat-api.js'
+import { WeChatError, WeChatTransportError } from './wechat-errors.js'
+
+export const DEFAULT_TUNING: Readonly<EngineTuning> = Object.freeze({
+  wechatOverlapSeconds: 300,
+  lockTtlMs: 10_000,
+  syncIntervalMs: 5_000,
+  retry: { attempts: 4, baseDelayMs: 500, maxDelayMs: 4_000 },
+  failureBackoffMs: 30_000,
+  transientBackoffMs: 5_000,
+  maxBackoffMs: 600_000,
+  maxJitterSeconds: 30,
+  forceRefreshDailyLimit: 20,
+  forceRefreshMinIntervalSeconds: 30,
+  reconcileQuota: true,
+})
+
+const silentLogger: Logger = { debug() {}, info() {}, warn() {}, error() {} }
+
+export function createEngine(options: EngineOptions): TokenEngine {
+  return new Engine(options)
+}
+
+class Engine extends EventEmitter implements TokenEngine {
+  readonly appids: readonly string[]
+  private readonly slots = new Map<string, TokenSlot>()
+  private readonly bySlotKey = new Map<string, TokenSlot>()
+  private readonly store: Store
+  private readonly wechat: WeChatApi
+  private readonly secrets = new Map<string, string>()
+  private readonly logger: Logger
+  private syncTimer: NodeJS.Timeout | undefined
+  private started = false
+
+  constructor(options: EngineOptions) {
+    super()
+    const clock = options.clock ?? systemClock
+    const tuning: EngineTuning = { ...DEFAULT_TUNING, ...options.tuning }
+    const logger = options.logger ?? silentLogger
+    const instanceId =
+      options.instanceId ?? `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`
+    this.logger = logger
+    this.store =
+      options.store.kind === 'redis'
+        ? new RedisStore({ nodes: options.store.nodes, keyPrefix: options.store.keyPrefix, logger })
+        : new MemoryStore(clock)
+    const emit = <K extends EngineEventName>(event: K, payload: EngineEvents[K]): void => {
+      this.emit(event, payload)
+    }
+    this.wechat = new WeChatApi(options.wechat, tuning.retry, (e) => emit('wechatRequest', e))
+    for (const app of options.apps) {
+      if (this.slots.has(app.appid)) throw new Error(`app ${app.appid} is configured twice`)
+      const slot = new TokenSlot({
+        app,
+        store: this.store,
+        wechat: this.wechat,
+        clock,
+        logger,
+        tuning,
+        instanceId,
+        coldStartTimeoutMs: options.coldStartTimeoutMs ?? 10_000,
+        emit,
+      })
+      this.slots.set(app.appid, slot)
+      this.bySlotKey.set(slot.slot, slot)
+      this.secrets.set(app.appid, app.secret)
+    }
+    this.appids = [...this.slots.keys()]
+    this.syncIntervalMs = tuning.syncIntervalMs
+  }
+
+  private readonly syncIntervalMs: number
+
+  async start(): Promise<void> {
+    if (this.started) return
+    this.started = true
+    this.store.onAnnounce((slotKey, record) => this.bySlotKey.get(slotKey)?.adopt(record))
+    this.store.onUpChange((up) => {
+      this.emit('store', { up } satisfies EngineEvents['store'])
+      if (up) void this.syncAll()
+    })
+    await this.store.connect()
+    this.emit('store', { up: this.store.isUp() } satisfies EngineEvents['store'])
+    if (this.store.kind === 'memory') this.logger.warn({}, 'in-memory store: single instance only')
+    await this.syncAll()
+    for (const slot of this.slots.values()) slot.start()
+    this.syncTimer = setInterval(() => void this.syncAll(), this.syncIntervalMs)
+    this.syncTimer.unref()
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.syncTimer)
+    for (const slot of this.slots.values()) slot.stop()
+    await this.store.close()
+  }
+
+  getToken(appid: string): Promise<ServedToken> {
+    return this.slot(appid).getToken()
+  }
+
+  invalidate(appid: string, accessToken: string, errcode?: number): Promise<InvalidateResult> {
+    return this.slot(appid).invalidate(accessToken, errcode)
+  }
+
+  refresh(appid: string): Promise<ServedToken> {
+    return this.slot(appid).forceRefresh()
+  }
+
+  async code2Session(appid: string, jsCode: string): Promise<Code2SessionResult> {
+    this.slot(appid)
+    try {
+      return await this.wechat.code2Session(appid, this.secrets.get(appid)!, jsCode)
+    } catch (error) {
+      if (error instanceof WeChatError) {
+        throw new EngineError(
+          'wechat_error',
+          `WeChat refused the login (errcode ${error.errcode})`,
+          { wechat: error.info }
+        )
+      }
+      const label = error instanceof WeChatTransportError ? error.label : 'network'
+      throw new EngineError('wechat_error', `WeChat could not be reached (${label})`, {
+        wechat: { errcode: -1, errmsg: `WeChat could not be reached (${label})` },
+        cause: error,
+      })
+    }
+  }
+
+  status(): AppStatus[] {
+    return [...this.slots.values()].map((s) => s.status())
+  }
+
+  readiness(): Readiness {
+    const storeUp = this.store.isUp()
+    const reasons: string[] = storeUp ? [] : ['store unreachable']
+    for (const slot of this.slots.values()) {
+      if (!slot.serve()) reasons.push(`${slot.appid}: no valid token (${slot.status().state})`)
+    }
+    return { ready: reasons.length === 0, storeUp, reasons }
+  }
+
+  private slot(appid: string): TokenSlot {
+    const slot = this.slots.get(appid)
+    if (!slot) throw new EngineError('unknown_app', `unknown appid ${appid}`)
+    return slot
+  }
+
+  private async syncAll(): Promise<void> {
+    await Promise.all(
+      [...this.slots.values()].map((slot) =>
+        slot
+          .sync()
+          .catch((error: unknown) =>
+            this.logger.debug(
+              { appid: slot.appid, err: (error as Error).message },
+              'store sync failed'
+            )
+          )
+      )
+    )
+  }
+}
