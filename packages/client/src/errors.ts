@@ -176,3 +176,11 @@ export class DecryptError extends WxClientError {
     super(`${reason}: ${message}`)
   }
 }
+
+/** A session id that is unknown, expired, destroyed or malformed. */
+export class SessionNotFoundError extends WxClientError {
+  override name = 'SessionNotFoundError'
+  constructor() {
+    super('no such session: it expired, was destroyed, or the id is wrong; log in again')
+  }
+}
