@@ -1,0 +1,249 @@
+import { z } from 'zod'
+
+// The shape of wxbroker.yaml after `${env:NAME}` interpolation and WXBROKER_* overrides. Strict
+// objects: an unknown key is an error, never silently ignored. Each `error` text is the fix the
+// operator reads after the field path (see format-issues.ts).
+
+export const APPID_PATTERN = /^wx[0-9a-f]{16}$/
+export const SCOPES = ['token:read', 'token:invalidate', 'login', 'admin'] as const
+export type Scope = (typeof SCOPES)[number]
+
+const int = (min: number, max: number, what: string) =>
+  z
+    .number({ error: `must be a number (${what})` })
+    .int({ error: `must be a whole number (${what})` })
+    .min(min, { error: `must be at least ${min} (${what})` })
+    .max(max, { error: `must be at most ${max} (${what})` })
+
+const url = (what: string) =>
+  z
+    .string({ error: `must be a URL string (${what})` })
+    .regex(/^https?:\/\/[^\s/]+/, { error: `must be an http:// or https:// URL (${what})` })
+
+const redisUrl = z
+  .string({ error: 'must be a redis:// or rediss:// URL string' })
+  .regex(/^rediss?:\/\/[^\s]+$/, {
+    error: 'must be a redis:// or rediss:// URL, e.g. redis://127.0.0.1:6379/0',
+  })
+
+const sha256Hex = z
+  .string({ error: 'must be a string of 64 hex digits' })
+  .regex(/^[0-9a-f]{64}$/i, {
+    error: 'must be 64 hex digits, the SHA-256 of the key; `wxbroker hash-key` prints it',
+  })
+
+const listen = z
+  .object({
+    host: z
+      .string({ error: 'must be a host name or IP address string' })
+      .min(1)
+      .default('127.0.0.1'),
+    port: int(0, 65535, 'a TCP port; 0 picks a free one').default(8700),
+  })
+  .strict()
+
+const store = z
+  .object({
+    redis: z.union([redisUrl, z.array(redisUrl).min(1, { error: 'must list at least one node' })], {
+      error: 'must be a redis:// URL or a list of them (independent nodes for a redlock quorum)',
+    }),
+    keyPrefix: z
+      .string({ error: 'must be a string' })
+      .regex(/^[A-Za-z0-9_.:-]{1,64}$/, {
+        error: 'must be 1-64 characters of letters, digits, _ . : -',
+      })
+      .default('wxb'),
+  })
+  .strict()
+
+const wechat = z
+  .object({
+    baseUrl: url('WeChat API base URL').default('https://api.weixin.qq.com'),
+    fallbackBaseUrls: z.array(url('a fallback WeChat API base URL')).default([]),
+    timeoutMs: int(100, 120_000, 'milliseconds per upstream request').default(5000),
+  })
+  .strict()
+
+const app = z
+  .object({
+    appid: z
+      .string({ error: "must be a string: 'wx' followed by 16 lowercase hex digits" })
+      .regex(APPID_PATTERN, {
+        error: "must be 'wx' followed by 16 lowercase hex digits, e.g. wx0123456789abcdef",
+      }),
+    secret: z
+      .string({ error: 'must be a string; use ${env:NAME} or secretFile instead of a literal' })
+      .min(1, { error: 'is empty; set it through ${env:NAME} or use secretFile' })
+      .optional(),
+    secretFile: z
+      .string({ error: 'must be a file path string' })
+      .min(1, { error: 'is empty; give the path of a file holding the app secret' })
+      .optional(),
+    tokenKind: z
+      .enum(['stable', 'classic'], { error: 'must be stable or classic' })
+      .default('stable'),
+    refreshLeadSeconds: int(60, 6600, 'seconds before WeChat expiry to refresh').default(600),
+    dailyQuota: int(1, 1_000_000, 'upstream token calls per day').default(2000),
+    quotaWarnRatio: z
+      .number({ error: 'must be a number between 0 and 1' })
+      .gt(0, { error: 'must be greater than 0 and at most 1, e.g. 0.8' })
+      .max(1, { error: 'must be greater than 0 and at most 1, e.g. 0.8' })
+      .default(0.8),
+    invalidateCooldownSeconds: int(0, 3600, 'seconds between report-driven refreshes').default(30),
+  })
+  .strict()
+
+const client = z
+  .object({
+    name: z.string({ error: 'must be a string' }).regex(/^[A-Za-z0-9_.-]{1,64}$/, {
+      error: 'must be 1-64 characters of letters, digits, _ . - (it is a metric label)',
+    }),
+    keySha256: sha256Hex.optional(),
+    key: z
+      .string({ error: 'must be a string; prefer keySha256 or ${env:NAME}' })
+      .min(16, {
+        error: 'is too short; use at least 16 characters (`wxbroker hash-key` makes one)',
+      })
+      .optional(),
+    apps: z
+      .array(
+        z
+          .string({ error: 'must be an appid string or "*"' })
+          .refine((v) => v === '*' || APPID_PATTERN.test(v), {
+            error: 'must be an appid (\'wx\' + 16 lowercase hex digits) or "*" for every app',
+          }),
+        { error: 'must be a list of appids, or ["*"]' }
+      )
+      .min(1, { error: 'is empty; list the appids this client may use, or ["*"]' }),
+    scopes: z
+      .array(z.enum(SCOPES, { error: `must be one of ${SCOPES.join(', ')}` }), {
+        error: `must be a list of scopes (${SCOPES.join(', ')})`,
+      })
+      .min(1, { error: `is empty; give at least one of ${SCOPES.join(', ')}` }),
+  })
+  .strict()
+
+const metrics = z
+  .object({
+    keySha256: sha256Hex.optional(),
+    key: z
+      .string({ error: 'must be a string' })
+      .min(16, { error: 'is too short; use at least 16 characters' })
+      .optional(),
+  })
+  .strict()
+
+const http = z
+  .object({
+    bodyLimitBytes: int(256, 10 * 1024 * 1024, 'largest request body accepted').default(16 * 1024),
+  })
+  .strict()
+
+const statusPage = z
+  .object({
+    enabled: z.boolean({ error: 'must be true or false' }).default(true),
+    requireAdmin: z.boolean({ error: 'must be true or false' }).default(false),
+  })
+  .strict()
+
+const log = z
+  .object({
+    level: z
+      .enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'], {
+        error: 'must be one of trace, debug, info, warn, error, fatal, silent',
+      })
+      .default('info'),
+  })
+  .strict()
+
+export const configSchema = z
+  .object({
+    listen: listen.default({ host: '127.0.0.1', port: 8700 }),
+    store: store.optional(),
+    wechat: wechat.default({
+      baseUrl: 'https://api.weixin.qq.com',
+      fallbackBaseUrls: [],
+      timeoutMs: 5000,
+    }),
+    apps: z
+      .array(app, { error: 'must be a list of apps (appid, secret or secretFile, ...)' })
+      .min(1, { error: 'is empty; configure at least one app' }),
+    clients: z.array(client, { error: 'must be a list of clients' }).default([]),
+    metrics: metrics.default({}),
+    http: http.default({ bodyLimitBytes: 16 * 1024 }),
+    statusPage: statusPage.default({ enabled: true, requireAdmin: false }),
+    log: log.default({ level: 'info' }),
+  })
+  .strict()
+  .superRefine((cfg, ctx) => {
+    const seenApps = new Map<string, number>()
+    cfg.apps.forEach((a, i) => {
+      if (a.secret === undefined && a.secretFile === undefined) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['apps', i, 'secret'],
+          message: 'is missing; set secret (e.g. ${env:WX_APP_SECRET}) or secretFile',
+        })
+      }
+      if (a.secret !== undefined && a.secretFile !== undefined) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['apps', i, 'secretFile'],
+          message: 'is set together with secret; keep only one of them',
+        })
+      }
+      const first = seenApps.get(a.appid)
+      if (first === undefined) seenApps.set(a.appid, i)
+      else
+        ctx.addIssue({
+          code: 'custom',
+          path: ['apps', i, 'appid'],
+          message: `duplicates apps[${first}].appid; list each app once`,
+        })
+    })
+    const names = new Map<string, number>()
+    cfg.clients.forEach((c, i) => {
+      if (c.key === undefined && c.keySha256 === undefined) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['clients', i, 'keySha256'],
+          message: 'is missing; set keySha256 (from `wxbroker hash-key`) or key',
+        })
+      }
+      if (c.key !== undefined && c.keySha256 !== undefined) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['clients', i, 'key'],
+          message: 'is set together with keySha256; keep only one of them',
+        })
+      }
+      const first = names.get(c.name)
+      if (first === undefined) names.set(c.name, i)
+      else
+        ctx.addIssue({
+          code: 'custom',
+          path: ['clients', i, 'name'],
+          message: `duplicates clients[${first}].name; give each client its own name`,
+        })
+      c.apps.forEach((appid, j) => {
+        if (appid !== '*' && APPID_PATTERN.test(appid) && !seenApps.has(appid)) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['clients', i, 'apps', j],
+            message: 'is not one of the configured apps; add it under apps or remove it here',
+            input: appid,
+          })
+        }
+      })
+    })
+    if (cfg.metrics.key !== undefined && cfg.metrics.keySha256 !== undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['metrics', 'key'],
+        message: 'is set together with keySha256; keep only one of them',
+      })
+    }
+  })
+
+export type RawConfig = z.input<typeof configSchema>
+export type ParsedConfig = z.output<typeof configSchema>

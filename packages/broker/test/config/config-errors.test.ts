@@ -1,0 +1,283 @@
+import { mkdtempSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { describe, expect, it } from 'vitest'
+import { buildConfig, ConfigError, loadConfig, sha256 } from '../../src/config/load.js'
+
+const APPID = 'wx0123456789abcdef'
+const SECRET = 'S3cr3t-value-never-printed'
+const KEY_HASH = sha256('a-client-key-of-enough-length').toString('hex')
+
+const base = () => ({
+  apps: [{ appid: APPID, secret: SECRET }],
+  clients: [{ name: 'svc', keySha256: KEY_HASH, apps: [APPID], scopes: ['token:read'] }],
+})
+
+function problems(tree: unknown, env: Record<string, string> = {}): string[] {
+  try {
+    buildConfig(tree, 'test.yaml', env)
+  } catch (e) {
+    expect(e).toBeInstanceOf(ConfigError)
+    const err = e as ConfigError
+    expect(err.message).not.toContain(SECRET)
+    return err.problems.map((p) => `${p.path}: ${p.message}`)
+  }
+  throw new Error('expected the config to be rejected')
+}
+
+describe('config error table: each broken config gives exact messages', () => {
+  const cases: { name: string; tree: unknown; env?: Record<string, string>; expected: string[] }[] =
+    [
+      {
+        name: 'unknown key, with the known ones listed',
+        tree: { ...base(), apps: [{ appid: APPID, secret: SECRET, refreshLead: 600 }] },
+        expected: [
+          'apps[0].refreshLead: is not a known setting; remove it or fix the spelling (known here: appid, secret, secretFile, tokenKind, refreshLeadSeconds, dailyQuota, quotaWarnRatio, invalidateCooldownSeconds)',
+        ],
+      },
+      {
+        name: 'several problems at once',
+        tree: {
+          ...base(),
+          listen: { port: 70000 },
+          apps: [{ appid: 'wxNOTVALID', secret: SECRET, refreshLeadSeconds: 5, tokenKind: 'fast' }],
+        },
+        expected: [
+          'listen.port: must be at most 65535 (a TCP port; 0 picks a free one) (got 70000)',
+          `apps[0].appid: must be 'wx' followed by 16 lowercase hex digits, e.g. wx0123456789abcdef (got "wxNOTVALID")`,
+          'apps[0].tokenKind: must be stable or classic (got "fast")',
+          'apps[0].refreshLeadSeconds: must be at least 60 (seconds before WeChat expiry to refresh) (got 5)',
+        ],
+      },
+      {
+        name: 'a wrong-typed secret is never echoed',
+        tree: { ...base(), apps: [{ appid: APPID, secret: 12345678 }] },
+        expected: [
+          'apps[0].secret: must be a string; use ${env:NAME} or secretFile instead of a literal',
+        ],
+      },
+      {
+        name: 'missing secret',
+        tree: { ...base(), apps: [{ appid: APPID }] },
+        expected: [
+          'apps[0].secret: is missing; set secret (e.g. ${env:WX_APP_SECRET}) or secretFile',
+        ],
+      },
+      {
+        name: 'secret and secretFile together',
+        tree: { ...base(), apps: [{ appid: APPID, secret: SECRET, secretFile: '/run/x' }] },
+        expected: ['apps[0].secretFile: is set together with secret; keep only one of them'],
+      },
+      {
+        name: 'missing environment variable',
+        tree: { ...base(), apps: [{ appid: APPID, secret: '${env:WX_SECRET_NOT_SET}' }] },
+        expected: [
+          'apps[0].secret: refers to environment variable WX_SECRET_NOT_SET, which is not set; export it or change the value',
+          'apps[0].secret: is empty; set it through ${env:NAME} or use secretFile',
+        ],
+      },
+      {
+        name: 'bad key hash, client for an unconfigured app',
+        tree: {
+          ...base(),
+          clients: [{ name: 'svc', keySha256: SECRET, apps: [APPID], scopes: ['token:read'] }],
+        },
+        expected: [
+          'clients[0].keySha256: must be 64 hex digits, the SHA-256 of the key; `wxbroker hash-key` prints it',
+        ],
+      },
+      {
+        name: 'client names an app that is not configured, and a bad scope',
+        tree: {
+          ...base(),
+          clients: [
+            {
+              name: 'svc',
+              keySha256: KEY_HASH,
+              apps: ['wx00000000000000ff'],
+              scopes: ['token:read'],
+            },
+          ],
+        },
+        expected: [
+          'clients[0].apps[0]: is not one of the configured apps; add it under apps or remove it here (got "wx00000000000000ff")',
+        ],
+      },
+      {
+        name: 'bad scope and a missing key',
+        tree: { ...base(), clients: [{ name: 'svc', apps: ['*'], scopes: ['token:write'] }] },
+        expected: [
+          'clients[0].scopes[0]: must be one of token:read, token:invalidate, login, admin (got "token:write")',
+        ],
+      },
+      {
+        name: 'duplicate apps',
+        tree: {
+          ...base(),
+          apps: [
+            { appid: APPID, secret: SECRET },
+            { appid: APPID, secret: SECRET },
+          ],
+        },
+        expected: ['apps[1].appid: duplicates apps[0].appid; list each app once'],
+      },
+      {
+        name: 'redis URL with a password is masked',
+        tree: { ...base(), store: { redis: 'http://:hunter2-password@redis:6379' } },
+        expected: [
+          'store.redis: must be a redis:// or rediss:// URL, e.g. redis://127.0.0.1:6379/0 (got "http://***@redis:6379")',
+        ],
+      },
+      {
+        name: 'no apps',
+        tree: { apps: [] },
+        expected: ['apps: is empty; configure at least one app'],
+      },
+      {
+        name: 'unknown environment override',
+        tree: base(),
+        env: { WXBROKER_LISTEN_PROT: '80' },
+        expected: [
+          'WXBROKER_LISTEN_PROT: is not a known override; name a setting in upper snake case, e.g. WXBROKER_LISTEN_PORT or WXBROKER_APPS_0_SECRET',
+        ],
+      },
+      {
+        name: 'bad value from an environment override names the setting',
+        tree: base(),
+        env: { WXBROKER_APPS_0_DAILY_QUOTA: 'lots' },
+        expected: [
+          'apps[0].dailyQuota: must be a number (upstream token calls per day) (got "lots")',
+        ],
+      },
+      {
+        name: 'a secret from an override is never echoed',
+        tree: base(),
+        env: { WXBROKER_APPS_0_SECRET: '' },
+        expected: ['apps[0].secret: is empty; set it through ${env:NAME} or use secretFile'],
+      },
+    ]
+  for (const c of cases) {
+    it(c.name, () => {
+      expect(problems(c.tree, c.env)).toEqual(c.expected)
+    })
+  }
+
+  it('unreadable secretFile is reported with the path, not a value', () => {
+    const out = problems({
+      ...base(),
+      apps: [{ appid: APPID, secretFile: '/nonexistent/wx_secret' }],
+    })
+    expect(out).toEqual([
+      'apps[0].secretFile: cannot be read (ENOENT: /nonexistent/wx_secret); check the path and that the broker may read it',
+    ])
+  })
+
+  it('the whole message lists each problem on its own line', () => {
+    try {
+      buildConfig({ apps: [{ appid: 'bad', secret: SECRET }], listen: { host: '' } }, 'x.yaml', {})
+      expect.unreachable()
+    } catch (e) {
+      expect((e as Error).message).toMatch(
+        /^invalid configuration in x\.yaml \(2 problems\):\n {2}listen\.host: .*\n {2}apps\[0\]\.appid: /
+      )
+    }
+  })
+})
+
+describe('config loading', () => {
+  it('applies defaults, ${env:} interpolation, secretFile and WXBROKER_* overrides', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'wxb-config-'))
+    const secretFile = join(dir, 'secret')
+    writeFileSync(secretFile, 'file-secret\n')
+    const file = join(dir, 'wxbroker.yaml')
+    writeFileSync(
+      file,
+      [
+        'apps:',
+        `  - appid: ${APPID}`,
+        '    secret: ${env:MY_SECRET}',
+        '  - appid: wx00000000000000aa',
+        `    secretFile: ${secretFile}`,
+        '    tokenKind: classic',
+        'clients:',
+        '  - name: svc',
+        '    key: ${env:SVC_KEY}',
+        '    apps: ["*"]',
+        '    scopes: [token:read, login]',
+      ].join('\n')
+    )
+    const config = loadConfig({
+      path: file,
+      env: {
+        MY_SECRET: 'from-env',
+        SVC_KEY: 'a-client-key-of-enough-length',
+        WXBROKER_LISTEN_PORT: '9000',
+        WXBROKER_STORE_REDIS: 'redis://127.0.0.1:7001, redis://127.0.0.1:7002',
+        WXBROKER_APPS_1_DAILY_QUOTA: '50',
+        WXBROKER_STATUS_PAGE_REQUIRE_ADMIN: 'true',
+        WXBROKER_METRICS_KEY_SHA256: KEY_HASH,
+      },
+    })
+    expect(config.listen).toEqual({ host: '127.0.0.1', port: 9000 })
+    expect(config.store).toEqual({
+      kind: 'redis',
+      nodes: ['redis://127.0.0.1:7001', 'redis://127.0.0.1:7002'],
+      keyPrefix: 'wxb',
+    })
+    expect(config.wechat).toEqual({
+      baseUrl: 'https://api.weixin.qq.com',
+      fallbackBaseUrls: [],
+      timeoutMs: 5000,
+    })
+    expect(config.apps).toEqual([
+      {
+        appid: APPID,
+        secret: 'from-env',
+        tokenKind: 'stable',
+        refreshLeadSeconds: 600,
+        dailyQuota: 2000,
+        quotaWarnRatio: 0.8,
+        invalidateCooldownSeconds: 30,
+      },
+      {
+        appid: 'wx00000000000000aa',
+        secret: 'file-secret',
+        tokenKind: 'classic',
+        refreshLeadSeconds: 600,
+        dailyQuota: 50,
+        quotaWarnRatio: 0.8,
+        invalidateCooldownSeconds: 30,
+      },
+    ])
+    expect(config.clients[0]?.keyHash.toString('hex')).toBe(KEY_HASH)
+    expect(config.clients[0]?.apps).toBeNull()
+    expect(config.statusPage).toEqual({ enabled: true, requireAdmin: true })
+    expect(config.metrics.keyHash?.toString('hex')).toBe(KEY_HASH)
+    expect(config.http.bodyLimitBytes).toBe(16384)
+    expect(Object.isFrozen(config)).toBe(true)
+  })
+
+  it('no store configured means the in-memory store', () => {
+    expect(buildConfig(base(), 'x', {}).store).toEqual({ kind: 'memory' })
+  })
+
+  it('a missing --config file is an error with the fix', () => {
+    expect(() => loadConfig({ path: '/nonexistent/wxbroker.yaml', env: {} })).toThrow(
+      'invalid configuration in /nonexistent/wxbroker.yaml (1 problem):\n  (file): does not exist; pass --config PATH, set WXBROKER_CONFIG, or create wxbroker.yaml here'
+    )
+  })
+
+  it('YAML syntax errors name the line', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'wxb-config-'))
+    const file = join(dir, 'bad.yaml')
+    writeFileSync(file, 'apps:\n  - appid: [unclosed\n')
+    expect(() => loadConfig({ path: file, env: {} })).toThrow(/line \d+: YAML /)
+  })
+
+  it('WXBROKER_CONFIG picks the file', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'wxb-config-'))
+    const file = join(dir, 'c.yaml')
+    writeFileSync(file, `apps: [{appid: ${APPID}, secret: x}]\n`)
+    expect(loadConfig({ env: { WXBROKER_CONFIG: file } }).source).toBe(file)
+  })
+})
