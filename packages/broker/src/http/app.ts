@@ -1,0 +1,91 @@
+import { OpenAPIHono } from '@hono/zod-openapi'
+import { bodyLimit } from 'hono/body-limit'
+import type { z } from 'zod'
+import { scrubSecrets, type BrokerLogger } from '../logger.js'
+import { accessLog } from './access-log.js'
+import type { BrokerApp, RouteDeps } from './deps.js'
+import type { BrokerEnv } from './env.js'
+import { ApiError, errorResponse, toApiError } from './errors.js'
+import { requestId } from './request-id.js'
+import { registerAppsRoutes } from './routes/apps.js'
+import { registerHealthRoutes } from './routes/health.js'
+import { registerLoginRoutes } from './routes/login.js'
+import { registerMetricsRoute } from './routes/metrics.js'
+import { registerStatusPage } from './routes/status-page.js'
+import { registerTokenRoutes } from './routes/token.js'
+
+/** Validation failures name the field but never echo the value (it may be a token). */
+export function describeValidationError(error: z.ZodError): string {
+  const parts = error.issues.map((i) => {
+    const where = i.path.length > 0 ? `${i.path.map(String).join('.')}: ` : ''
+    return `${where}${i.message}`
+  })
+  return `invalid request: ${parts.join('; ')}`
+}
+
+export const OPENAPI_INFO = {
+  openapi: '3.0.3',
+  info: {
+    title: 'wxbroker',
+    version: '1',
+    description:
+      'Central WeChat access-token broker. Errors: {"error":{"code","message","request_id"}}; ' +
+      '502 adds errcode, errmsg, rid; 503 carries Retry-After.',
+  },
+}
+
+export function createApp(deps: RouteDeps, logger: BrokerLogger): BrokerApp {
+  const app = new OpenAPIHono<BrokerEnv>({
+    defaultHook: (result) => {
+      if (!result.success)
+        throw new ApiError(400, 'bad_request', describeValidationError(result.error))
+    },
+  })
+
+  app.use('*', requestId())
+  app.use('*', accessLog(logger, deps.metrics))
+  app.use(
+    '/v1/*',
+    bodyLimit({
+      maxSize: deps.config.http.bodyLimitBytes,
+      onError: () => {
+        throw new ApiError(
+          413,
+          'payload_too_large',
+          `request body exceeds ${deps.config.http.bodyLimitBytes} bytes`
+        )
+      },
+    })
+  )
+
+  app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', {
+    type: 'http',
+    scheme: 'bearer',
+    description: 'Client key (its SHA-256 is in the broker config)',
+  })
+  registerTokenRoutes(app, deps)
+  registerLoginRoutes(app, deps)
+  registerAppsRoutes(app, deps)
+  registerHealthRoutes(app, deps)
+  registerMetricsRoute(app, deps)
+  registerStatusPage(app, deps)
+  app.doc('/openapi.json', OPENAPI_INFO)
+
+  app.notFound((c) =>
+    errorResponse(c, new ApiError(404, 'not_found', 'no such route; see /openapi.json'))
+  )
+  app.onError((err, c) => {
+    const apiError = toApiError(err)
+    if (apiError.status >= 500 && apiError.code === 'internal') {
+      logger.error(
+        {
+          err: { name: err.name, message: scrubSecrets(err.message) },
+          request_id: c.get('requestId'),
+        },
+        'unhandled error'
+      )
+    }
+    return errorResponse(c, apiError)
+  })
+  return app
+}

@@ -1,0 +1,67 @@
+import { createHash, timingSafeEqual } from 'node:crypto'
+import type { MiddlewareHandler } from 'hono'
+import type { ClientConfig } from '../config/load.js'
+import type { Scope } from '../config/schema.js'
+import type { BrokerEnv } from './env.js'
+import { ApiError } from './errors.js'
+
+// Bearer keys are kept only as SHA-256 digests. A presented key is hashed once and compared with
+// every client's digest in constant time (no early exit), so neither timing nor the error says
+// which clients exist.
+
+export function bearerToken(header: string | undefined): string | undefined {
+  if (header === undefined) return undefined
+  const match = /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(header)
+  return match?.[1]
+}
+
+export function digestMatches(presented: Buffer, stored: Buffer): boolean {
+  return stored.length === presented.length && timingSafeEqual(presented, stored)
+}
+
+export class Authenticator {
+  constructor(private readonly clients: readonly ClientConfig[]) {}
+
+  /** The client owning this key, or undefined. */
+  identify(key: string): ClientConfig | undefined {
+    const digest = createHash('sha256').update(key, 'utf8').digest()
+    let found: ClientConfig | undefined
+    for (const client of this.clients) {
+      if (digestMatches(digest, client.keyHash) && found === undefined) found = client
+    }
+    return found
+  }
+}
+
+/** 401 unless a known bearer key is presented; 403 unless its client holds `scope`. */
+export function requireScope(auth: Authenticator, scope: Scope): MiddlewareHandler<BrokerEnv> {
+  return async (c, next) => {
+    const key = bearerToken(c.req.header('authorization'))
+    if (key === undefined) {
+      throw new ApiError(
+        401,
+        'unauthorized',
+        'missing bearer key; send Authorization: Bearer <client key>'
+      )
+    }
+    const client = auth.identify(key)
+    if (!client) throw new ApiError(401, 'unauthorized', 'unknown client key')
+    c.set('client', client)
+    if (!client.scopes.has(scope)) {
+      throw new ApiError(403, 'forbidden', `this key does not have the ${scope} scope`)
+    }
+    await next()
+  }
+}
+
+export function clientMayUseApp(client: ClientConfig, appid: string): boolean {
+  return client.apps === null || client.apps.has(appid)
+}
+
+/** 403 unless the authenticated client may use this appid (checked before the app's existence). */
+export function assertAppAllowed(client: ClientConfig | undefined, appid: string): ClientConfig {
+  if (!client || !clientMayUseApp(client, appid)) {
+    throw new ApiError(403, 'forbidden', 'this key is not allowed to use this app')
+  }
+  return client
+}

@@ -1,0 +1,50 @@
+import { createRoute } from '@hono/zod-openapi'
+import type { AppStatus } from '../../engine/types.js'
+import { clientMayUseApp, requireScope } from '../auth.js'
+import type { BrokerApp, RouteDeps } from '../deps.js'
+import { AppsBody, errorResponses } from '../schemas.js'
+
+const iso = (ms: number): string => new Date(ms).toISOString()
+
+export function appStatusJson(s: AppStatus, now: number) {
+  return {
+    appid: s.appid,
+    token_kind: s.kind,
+    state: s.state,
+    generation: s.generation,
+    age_seconds:
+      s.obtainedAt === null ? null : Math.max(0, Math.floor((now - s.obtainedAt) / 1000)),
+    expires_in: s.expiresIn,
+    last_refresh: s.lastRefresh
+      ? { at: iso(s.lastRefresh.at), reason: s.lastRefresh.reason }
+      : null,
+    last_error: s.lastError
+      ? { errcode: s.lastError.errcode, errmsg: s.lastError.errmsg, at: iso(s.lastError.at) }
+      : null,
+    quota: { used: s.quota.used, limit: s.quota.limit, warn: s.quota.warn },
+  }
+}
+
+export function registerAppsRoutes(app: BrokerApp, deps: RouteDeps): void {
+  const route = createRoute({
+    method: 'get',
+    path: '/v1/apps',
+    summary: 'Status of every app this admin key may see (scope admin); never a token or secret',
+    security: [{ bearer: [] }],
+    middleware: [requireScope(deps.auth, 'admin')] as const,
+    responses: {
+      200: { description: 'Per-app status', content: { 'application/json': { schema: AppsBody } } },
+      ...errorResponses(401, 403),
+    },
+  })
+  app.openapi(route, (c) => {
+    const client = c.get('client')
+    const now = deps.now()
+    const apps = deps.engine
+      .status()
+      .filter((s) => client !== undefined && clientMayUseApp(client, s.appid))
+      .map((s) => appStatusJson(s, now))
+    if (client) deps.metrics.countClientRequest(client.name, '*', 'admin')
+    return c.json({ apps }, 200)
+  })
+}

@@ -1,0 +1,79 @@
+import type { AppStatus } from '../engine/types.js'
+
+// A small read-only HTML page for operators. It shows state only: never a token, a secret or a
+// client key (the data it gets, AppStatus, carries none).
+
+const ESCAPES: Record<string, string> = {
+  '&': '&amp;',
+  '<': '&lt;',
+  '>': '&gt;',
+  '"': '&quot;',
+  "'": '&#39;',
+}
+export function escapeHtml(value: string): string {
+  return value.replace(/[&<>"']/g, (ch) => ESCAPES[ch] ?? ch)
+}
+
+export function formatDuration(seconds: number): string {
+  const s = Math.max(0, Math.round(seconds))
+  const h = Math.floor(s / 3600)
+  const m = Math.floor((s % 3600) / 60)
+  const rest = s % 60
+  if (h > 0) return `${h}h ${m}m`
+  if (m > 0) return `${m}m ${rest}s`
+  return `${rest}s`
+}
+
+function ago(at: number, now: number): string {
+  return `${formatDuration((now - at) / 1000)} ago`
+}
+
+function appCard(s: AppStatus, now: number): string {
+  const pct = s.quota.limit > 0 ? Math.min(100, (s.quota.used / s.quota.limit) * 100) : 0
+  const barClass = s.quota.used >= s.quota.limit ? 'full' : s.quota.warn ? 'warn' : 'ok'
+  const expiry =
+    s.wechatExpiresAt === null ? 'no token' : formatDuration((s.wechatExpiresAt - now) / 1000)
+  const lastRefresh = s.lastRefresh
+    ? `${ago(s.lastRefresh.at, now)} (${escapeHtml(s.lastRefresh.reason)})`
+    : 'never'
+  const lastError = s.lastError
+    ? `${s.lastError.errcode} ${escapeHtml(s.lastError.errmsg)} (${ago(s.lastError.at, now)})`
+    : 'none'
+  return `<section class="app" data-appid="${escapeHtml(s.appid)}">
+<h2>${escapeHtml(s.appid)} <span class="state ${escapeHtml(s.state)}">${escapeHtml(s.state)}</span></h2>
+<dl>
+<dt>Token kind</dt><dd class="kind">${escapeHtml(s.kind)}</dd>
+<dt>Generation</dt><dd class="generation">${s.generation ?? '-'}</dd>
+<dt>Expires in</dt><dd class="expiry">${expiry}</dd>
+<dt>Last refresh</dt><dd class="last-refresh">${lastRefresh}</dd>
+<dt>Last error</dt><dd class="last-error">${lastError}</dd>
+<dt>Quota today</dt><dd class="quota">${s.quota.used} / ${s.quota.limit}
+<div class="bar" role="meter" aria-valuemin="0" aria-valuemax="${s.quota.limit}" aria-valuenow="${s.quota.used}"><div class="fill ${barClass}" style="width:${pct.toFixed(1)}%"></div></div></dd>
+</dl>
+</section>`
+}
+
+export function renderStatusPage(statuses: readonly AppStatus[], now: number): string {
+  return `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta http-equiv="refresh" content="15">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>wxbroker status</title>
+<style>
+body{font:14px/1.4 system-ui,sans-serif;margin:2rem;color:#222;background:#fafafa}
+h1{font-size:1.4rem}.app{background:#fff;border:1px solid #ddd;border-radius:6px;padding:1rem;margin:0 0 1rem;max-width:40rem}
+h2{font-size:1.1rem;margin:0 0 .5rem}dl{display:grid;grid-template-columns:9rem 1fr;gap:.25rem .5rem;margin:0}dt{color:#666}dd{margin:0}
+.state{font-size:.8rem;padding:.1rem .4rem;border-radius:4px;background:#eee}.state.ok{background:#d4f4dd}.state.failing,.state.quota_exhausted{background:#fbd5d5}
+.bar{height:.6rem;background:#eee;border-radius:3px;margin-top:.25rem;overflow:hidden}.fill{height:100%}.fill.ok{background:#3a9d5d}.fill.warn{background:#e0a100}.fill.full{background:#c33}
+</style>
+</head>
+<body>
+<h1>wxbroker status</h1>
+<p class="generated">Generated ${escapeHtml(new Date(now).toISOString())}; refreshes every 15 s.</p>
+${statuses.map((s) => appCard(s, now)).join('\n')}
+</body>
+</html>
+`
+}

@@ -1,0 +1,120 @@
+import type { AddressInfo } from 'node:net'
+import type { Server } from 'node:http'
+import { serve } from '@hono/node-server'
+import { Registry } from 'prom-client'
+import type { BrokerConfig } from './config/load.js'
+import { createEngine, systemClock } from './engine/index.js'
+import type { Clock, EngineOptions, TokenEngine } from './engine/types.js'
+import { createApp } from './http/app.js'
+import { Authenticator } from './http/auth.js'
+import type { BrokerApp, RouteDeps } from './http/deps.js'
+import { followEngineEvents } from './engine-log.js'
+import { createLogger, type BrokerLogger } from './logger.js'
+import { createMetrics } from './metrics.js'
+
+export interface StartBrokerOptions {
+  logger?: BrokerLogger
+  registry?: Registry
+  clock?: Clock
+  /** Engine settings beyond the config (tests shorten tunings). */
+  engine?: Pick<EngineOptions, 'tuning' | 'coldStartTimeoutMs' | 'instanceId'>
+  /** How long shutdown lets in-flight requests run before cutting connections (default 5000). */
+  drainTimeoutMs?: number
+  /** Default true: node-server's lighter Request/Response globals (the fast path). */
+  overrideGlobalObjects?: boolean
+}
+
+export interface RunningBroker {
+  url: string
+  port: number
+  app: BrokerApp
+  engine: TokenEngine
+  registry: Registry
+  logger: BrokerLogger
+  /** Graceful: readiness 503, stop accepting, drain, close connections, stop the engine. */
+  shutdown(): Promise<void>
+}
+
+/** Builds the engine, metrics and HTTP app for a config, without listening. */
+export function buildBroker(config: BrokerConfig, opts: StartBrokerOptions = {}) {
+  const logger = opts.logger ?? createLogger({ level: config.log.level })
+  const clock = opts.clock ?? systemClock
+  const registry = opts.registry ?? new Registry()
+  const engine = createEngine({
+    apps: config.apps,
+    store: config.store,
+    wechat: config.wechat,
+    clock,
+    logger: logger.child({ component: 'engine' }),
+    ...opts.engine,
+  })
+  const metrics = createMetrics({ registry, engine, apps: config.apps, now: () => clock.now() })
+  const unfollow = followEngineEvents(engine, logger)
+  const deps: RouteDeps = {
+    config,
+    engine,
+    auth: new Authenticator(config.clients),
+    metrics,
+    registry,
+    now: () => clock.now(),
+    lifecycle: { shuttingDown: false },
+  }
+  const app = createApp(deps, logger)
+  const detach = (): void => {
+    metrics.detach()
+    unfollow()
+  }
+  return { app, engine, registry, logger, deps, detach }
+}
+
+export async function startBroker(
+  config: BrokerConfig,
+  opts: StartBrokerOptions = {}
+): Promise<RunningBroker> {
+  const { app, engine, registry, logger, deps, detach } = buildBroker(config, opts)
+  await engine.start()
+  const server = await new Promise<Server>((resolve, reject) => {
+    const s = serve(
+      {
+        fetch: app.fetch,
+        hostname: config.listen.host,
+        port: config.listen.port,
+        overrideGlobalObjects: opts.overrideGlobalObjects ?? true,
+      },
+      () => resolve(s as Server)
+    )
+    s.once('error', reject)
+  })
+  const address = server.address() as AddressInfo
+  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address
+  const url = `http://${host}:${address.port}`
+  logger.info(
+    { url, store: config.store.kind, apps: config.apps.map((a) => a.appid), config: config.source },
+    'wxbroker listening'
+  )
+
+  const drainTimeoutMs = opts.drainTimeoutMs ?? 5000
+  let closing: Promise<void> | undefined
+  const shutdown = (): Promise<void> => {
+    closing ??= (async () => {
+      deps.lifecycle.shuttingDown = true
+      logger.info({ drainTimeoutMs }, 'shutting down: draining in-flight requests')
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()))
+      // close() stops accepting; keep-alive sockets that go idle are closed as they free up.
+      server.closeIdleConnections()
+      const sweeper = setInterval(() => server.closeIdleConnections(), 50)
+      const deadline = setTimeout(() => {
+        logger.warn({}, 'drain timeout: closing remaining connections')
+        server.closeAllConnections()
+      }, drainTimeoutMs)
+      await closed
+      clearInterval(sweeper)
+      clearTimeout(deadline)
+      detach()
+      await engine.stop()
+      logger.info({}, 'stopped')
+    })()
+    return closing
+  }
+  return { url, port: address.port, app, engine, registry, logger, shutdown }
+}

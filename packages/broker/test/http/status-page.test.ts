@@ -1,0 +1,53 @@
+import { describe, expect, it } from 'vitest'
+import type { AppStatus } from '../../src/engine/types.js'
+import { escapeHtml, formatDuration, renderStatusPage } from '../../src/http/status-page.js'
+
+const NOW = Date.parse('2026-11-23T10:00:00Z')
+const status = (over: Partial<AppStatus> = {}): AppStatus => ({
+  appid: 'wx00000000000000a1',
+  kind: 'stable',
+  state: 'ok',
+  generation: 7,
+  obtainedAt: NOW - 600_000,
+  expiresIn: 5700,
+  wechatExpiresAt: NOW + 6_600_000,
+  refreshLeadSeconds: 600,
+  lastRefresh: { at: NOW - 600_000, reason: 'scheduled' },
+  lastError: null,
+  nextAttemptAt: null,
+  quota: { used: 1700, limit: 2000, warn: true, wechat: null },
+  ...over,
+})
+
+describe('status page', () => {
+  it('shows kind, generation, time to expiry, last refresh, last error and a quota bar', () => {
+    const html = renderStatusPage(
+      [
+        status(),
+        status({
+          appid: 'wx00000000000000a2',
+          kind: 'classic',
+          state: 'failing',
+          lastError: { errcode: 40125, errmsg: 'invalid appsecret <b>', at: NOW - 5000 },
+        }),
+      ],
+      NOW
+    )
+    expect(html).toContain('<dd class="kind">stable</dd>')
+    expect(html).toContain('<dd class="generation">7</dd>')
+    expect(html).toContain('<dd class="expiry">1h 50m</dd>')
+    expect(html).toContain('<dd class="last-refresh">10m 0s ago (scheduled)</dd>')
+    expect(html).toContain('aria-valuenow="1700"')
+    expect(html).toContain('class="fill warn" style="width:85.0%"')
+    expect(html).toContain('40125 invalid appsecret &lt;b&gt; (5s ago)')
+    expect(html).not.toContain('<b>')
+  })
+
+  it('escapes HTML and formats durations', () => {
+    expect(escapeHtml(`<a href="x">'&`)).toBe('&lt;a href=&quot;x&quot;&gt;&#39;&amp;')
+    expect(formatDuration(59)).toBe('59s')
+    expect(formatDuration(61)).toBe('1m 1s')
+    expect(formatDuration(7200)).toBe('2h 0m')
+    expect(formatDuration(-5)).toBe('0s')
+  })
+})
