@@ -406,7 +406,7 @@ export class TokenSlot {
     const last = Number((await store.getValue(key)) ?? 0)
     const now = clock.now()
     if (last > 0 && now - last < cooldownMs) return last + cooldownMs - now
-    await store.setValue(key, String(now), cooldownMs)
+    if (cooldownMs > 0) await store.setValue(key, String(now), cooldownMs)
     return 0
   }
 
@@ -438,6 +438,8 @@ export class TokenSlot {
     }
     if (error instanceof StoreUnavailableError) {
       this.emitRefresh(reason, 'store_error', started)
+      // No refresh without the lock: keep serving from memory and try again shortly.
+      this.schedule(now + this.retryDelayMs())
       return new EngineError('store_unavailable', 'the token store is unreachable', {
         retryAfterSeconds: 1,
       })
@@ -511,7 +513,7 @@ export class TokenSlot {
     )
     if (this.state === 'quota_exhausted') {
       return new EngineError(
-        'token_unavailable',
+        'quota_exhausted',
         `the daily token quota of ${this.appid} is used up`,
         { retryAfterSeconds }
       )
@@ -630,7 +632,11 @@ export class TokenSlot {
       try {
         outcome = await this.refresh({ reason: 'invalidated', expectToken: token })
       } catch (error) {
-        if (error instanceof EngineError && error.code === 'cooldown') {
+        // The stable force_refresh guards (spacing, daily limit) refuse like a cooldown does.
+        if (
+          error instanceof EngineError &&
+          (error.code === 'cooldown' || error.code === 'quota_exhausted')
+        ) {
           return { refreshed: false, reason: 'cooldown', token: await this.getToken() }
         }
         throw error

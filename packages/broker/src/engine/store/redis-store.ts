@@ -65,18 +65,15 @@ export class RedisStore implements Store {
     }
     for (const subscriber of this.subscribers) {
       subscriber.on('message', (_channel: string, message: string) => this.onMessage(message))
+      // On every (re)connection, including one that succeeds only after a failed first connect.
+      subscriber.on('ready', () => void subscriber.subscribe(this.channel).catch(() => undefined))
     }
   }
 
   async connect(): Promise<void> {
     // A node that is down now is retried in the background; the engine starts degraded meanwhile.
     await Promise.allSettled(this.clients.map((c) => c.connect()))
-    await Promise.allSettled(
-      this.subscribers.map(async (s) => {
-        await s.connect()
-        await s.subscribe(this.channel)
-      })
-    )
+    await Promise.allSettled(this.subscribers.map((s) => s.connect()))
     this.recomputeUp()
   }
 

@@ -1,0 +1,140 @@
+import { startRedis, startRedisNodes, type RedisServer, type RedisServers } from '@wxbroker/testkit'
+import { startSimulator, type Simulator } from '@wxbroker/wechat-sim'
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { createEngine, EngineError, type TokenEngine } from '../../src/engine/index.js'
+import { app, calls, eventually, newAppid, options, redisStore, SECRET, sleep } from './fixtures.js'
+
+describe('store outages degrade, never crash (guarantee 7)', () => {
+  let sim: Simulator
+  let engines: TokenEngine[] = []
+
+  beforeAll(async () => {
+    sim = await startSimulator()
+  })
+  afterEach(async () => {
+    await Promise.all(engines.map((e) => e.stop()))
+    engines = []
+  })
+  afterAll(async () => {
+    await sim?.close()
+  })
+
+  describe('one Redis', () => {
+    let redis: RedisServer & { stopAll: () => Promise<void> }
+    beforeAll(async () => {
+      redis = await startRedis()
+    })
+    afterAll(async () => {
+      await redis?.stopAll()
+    })
+
+    it('Redis SIGKILLed and restarted under load: serving continues, not ready while down, no lost or duplicated generations', async () => {
+      const appid = newAppid()
+      await sim.admin.registerApp({
+        appid,
+        secret: SECRET,
+        tokenExpiresIn: 6,
+        tokenOverlapSeconds: 3,
+      })
+      const opts = options(sim, [app(appid, { refreshLeadSeconds: 3 })], redisStore([redis.url]), {
+        tuning: { wechatOverlapSeconds: 3 },
+      })
+      engines = [createEngine(opts), createEngine(opts)]
+      await Promise.all(engines.map((e) => e.start()))
+
+      const byGeneration = new Map<number, Set<string>>()
+      const errors: string[] = []
+      let reading = true
+      const readers = engines.map(async (engine) => {
+        while (reading) {
+          try {
+            const served = await engine.getToken(appid)
+            const tokens = byGeneration.get(served.generation) ?? new Set()
+            tokens.add(served.accessToken)
+            byGeneration.set(served.generation, tokens)
+          } catch (error) {
+            errors.push(String(error))
+          }
+          await sleep(20)
+        }
+      })
+
+      await sleep(500)
+      expect(engines.every((e) => e.readiness().ready)).toBe(true)
+      await redis.kill()
+      await eventually(
+        () => engines.every((e) => !e.readiness().storeUp),
+        'every replica reports the store down'
+      )
+      expect(engines[0]!.readiness()).toMatchObject({
+        ready: false,
+        reasons: ['store unreachable'],
+      })
+      await sleep(1500) // serving from memory meanwhile
+      await redis.restart() // empty: the store lost every record
+      await eventually(
+        () => engines.every((e) => e.readiness().ready),
+        'every replica is ready again',
+        5000
+      )
+      // Rotations after the restart continue the generation sequence.
+      await eventually(
+        () => Math.max(...byGeneration.keys()) >= 3,
+        'two rotations after the restart',
+        12_000
+      )
+      reading = false
+      await Promise.all(readers)
+
+      expect(errors).toEqual([])
+      const generations = [...byGeneration.keys()].sort((a, b) => a - b)
+      expect(generations).toEqual(Array.from({ length: generations.length }, (_, i) => i + 1))
+      for (const tokens of byGeneration.values()) expect(tokens.size).toBe(1)
+      expect(await calls(sim, '/cgi-bin/token')).toBeGreaterThanOrEqual(generations.length)
+    })
+  })
+
+  describe('a quorum of three independent nodes', () => {
+    let nodes: RedisServers
+    beforeAll(async () => {
+      nodes = await startRedisNodes(3)
+    })
+    afterAll(async () => {
+      await nodes?.stopAll()
+    })
+
+    it('one node down: still refreshes; two down: no refresh, degraded; back: recovers', async () => {
+      const appid = newAppid()
+      await sim.admin.registerApp({ appid, secret: SECRET })
+      const opts = options(
+        sim,
+        [app(appid, { invalidateCooldownSeconds: 0 })],
+        redisStore(nodes.urls)
+      )
+      const engine = createEngine(opts)
+      engines = [engine]
+      await engine.start()
+      const first = await engine.getToken(appid)
+
+      await nodes.servers[0]!.kill()
+      await eventually(() => engine.readiness().ready, 'ready with two of three nodes')
+      const second = await engine.refresh(appid)
+      expect(second.generation).toBe(first.generation + 1)
+
+      await nodes.servers[1]!.kill()
+      await eventually(() => !engine.readiness().storeUp, 'store down with one of three nodes')
+      const refused = await engine.refresh(appid).catch((e: unknown) => e)
+      expect(refused).toBeInstanceOf(EngineError)
+      expect(refused).toMatchObject({ code: 'store_unavailable' })
+      expect((await engine.getToken(appid)).accessToken).toBe(second.accessToken)
+      const before = await calls(sim, '/cgi-bin/token')
+
+      await nodes.servers[0]!.restart()
+      await nodes.servers[1]!.restart()
+      await eventually(() => engine.readiness().ready, 'ready again')
+      expect(await calls(sim, '/cgi-bin/token')).toBe(before)
+      const third = await engine.refresh(appid)
+      expect(third.generation).toBe(second.generation + 1)
+    })
+  })
+})

@@ -1,0 +1,113 @@
+import { Redis } from 'ioredis'
+import { startRedis, type RedisServer } from '@wxbroker/testkit'
+import { startSimulator, type Simulator } from '@wxbroker/wechat-sim'
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { createEngine, type ServedToken, type TokenEngine } from '../../src/engine/index.js'
+import { app, calls, eventually, newAppid, options, redisStore, SECRET, sleep } from './fixtures.js'
+import { Replica } from './replica.js'
+
+describe('replica failure during a refresh (guarantees 1 and 5)', () => {
+  let redis: RedisServer & { stopAll: () => Promise<void> }
+  let sim: Simulator
+  let replicas: Replica[] = []
+  let engines: TokenEngine[] = []
+
+  beforeAll(async () => {
+    ;[redis, sim] = await Promise.all([startRedis(), startSimulator()])
+  })
+  afterEach(async () => {
+    await sim.admin.clearFaults()
+    await Promise.all(replicas.map((r) => r.process.stop('SIGKILL')))
+    await Promise.all(engines.map((e) => e.stop()))
+    replicas = []
+    engines = []
+  })
+  afterAll(async () => {
+    await sim?.close()
+    await redis?.stopAll()
+  })
+
+  it('the lock holder is SIGKILLed mid-refresh: another replica completes the rotation, readers see no gap', async () => {
+    const appid = newAppid()
+    await sim.admin.registerApp({
+      appid,
+      secret: SECRET,
+      tokenExpiresIn: 8,
+      tokenOverlapSeconds: 4,
+    })
+    const opts = options(sim, [app(appid, { refreshLeadSeconds: 4 })], redisStore([redis.url]), {
+      tuning: { wechatOverlapSeconds: 4, lockTtlMs: 800 },
+    })
+    replicas = await Promise.all([Replica.start(opts), Replica.start(opts)])
+    const first = await replicas[0]!.call<ServedToken>('getToken', { appid })
+    const acquired = (r: Replica): number => r.count('lockAcquire', (e) => e.result === 'acquired')
+    const before = replicas.map(acquired)
+    // The next token call hangs long enough to kill whoever makes it.
+    await sim.admin.addFault({ endpoint: '/cgi-bin/token', type: 'latency', ms: 3000, times: 1 })
+    const holder = await Promise.race(
+      replicas.map(async (r, i) => {
+        await r.until(
+          () => acquired(r) > before[i]!,
+          10_000,
+          'the scheduled refresh takes the lock'
+        )
+        return r
+      })
+    )
+    await holder.process.stop('SIGKILL')
+    const survivor = replicas.find((r) => r !== holder)!
+
+    const seen: ServedToken[] = []
+    const errors: string[] = []
+    const deadline = Date.now() + 6000
+    while (Date.now() < deadline && !seen.some((s) => s.generation > first.generation)) {
+      await survivor.call<ServedToken>('getToken', { appid }).then(
+        (s) => seen.push(s),
+        (e: unknown) => errors.push(String(e))
+      )
+      await sleep(50)
+    }
+    expect(errors).toEqual([])
+    const newer = seen.find((s) => s.generation > first.generation)
+    expect(newer).toBeDefined()
+    expect((await sim.admin.checkToken(newer!.accessToken)).valid).toBe(true)
+    expect(
+      survivor.count('refresh', (e) => e.result === 'success' && e.reason === 'scheduled')
+    ).toBe(1)
+  })
+
+  it('fencing: a refresh whose lease lapsed (process paused) cannot overwrite the newer token', async () => {
+    const appid = newAppid()
+    await sim.admin.registerApp({ appid, secret: SECRET })
+    const store = redisStore([redis.url])
+    const opts = options(sim, [app(appid)], store, { tuning: { lockTtlMs: 500 } })
+    await sim.admin.addFault({ endpoint: '/cgi-bin/token', type: 'latency', ms: 1500, times: 1 })
+    const paused = await Replica.start(opts)
+    replicas = [paused]
+    await paused.waitForEvent('lockAcquire', (e) => e.result === 'acquired')
+    paused.process.child.kill('SIGSTOP') // no lease extensions while stopped
+    await sleep(800) // the lease lapses
+
+    const engine = createEngine(opts)
+    engines = [engine]
+    await engine.start()
+    const newer = await engine.getToken(appid)
+    expect(newer.generation).toBe(1)
+
+    paused.process.child.kill('SIGCONT')
+    await paused.waitForEvent('refresh', (e) => e.result === 'lock_lost', 10_000)
+    expect(await calls(sim, '/cgi-bin/token')).toBe(2)
+
+    const direct = new Redis(redis.url)
+    const prefix = store.kind === 'redis' ? store.keyPrefix : ''
+    const raw = await direct.get(`${prefix}:token:${appid}:classic`)
+    const stored = JSON.parse(raw ?? 'null') as { token: string; generation: number } | null
+    direct.disconnect()
+    expect(stored).toMatchObject({ token: newer.accessToken, generation: 1 })
+    await eventually(
+      async () =>
+        (await paused.call<ServedToken>('getToken', { appid })).accessToken === newer.accessToken,
+      'the paused replica adopts the newer token'
+    )
+  })
+})

@@ -1,0 +1,86 @@
+import { randomBytes } from 'node:crypto'
+import type { Simulator } from '@wxbroker/wechat-sim'
+import type {
+  AppConfig,
+  EngineOptions,
+  EngineTuning,
+  StoreOptions,
+} from '../../src/engine/index.js'
+
+/** A fresh appid per test keeps simulator state and Redis keys apart. */
+export function newAppid(): string {
+  return `wx${randomBytes(8).toString('hex')}`
+}
+
+export const SECRET = 'engine-test-secret-0123456789abcdef'
+
+export function app(appid: string, overrides: Partial<AppConfig> = {}): AppConfig {
+  return {
+    appid,
+    secret: SECRET,
+    tokenKind: 'classic',
+    refreshLeadSeconds: 600,
+    dailyQuota: 2000,
+    quotaWarnRatio: 0.8,
+    invalidateCooldownSeconds: 30,
+    ...overrides,
+  }
+}
+
+/** Fast timings for tests; production defaults are in DEFAULT_TUNING. */
+export const FAST: Partial<EngineTuning> = {
+  lockTtlMs: 1000,
+  syncIntervalMs: 500,
+  retry: { attempts: 4, baseDelayMs: 40, maxDelayMs: 200 },
+  failureBackoffMs: 1000,
+  transientBackoffMs: 500,
+  maxJitterSeconds: 0.2,
+  reconcileQuota: false,
+}
+
+export function redisStore(
+  nodes: string[],
+  keyPrefix = `t${randomBytes(4).toString('hex')}`
+): StoreOptions {
+  return { kind: 'redis', nodes, keyPrefix }
+}
+
+export function options(
+  sim: Simulator,
+  apps: AppConfig[],
+  store: StoreOptions,
+  extra: Partial<EngineOptions> = {}
+): EngineOptions {
+  return {
+    apps,
+    store,
+    wechat: { baseUrl: sim.url, fallbackBaseUrls: [], timeoutMs: 3000 },
+    coldStartTimeoutMs: 10_000,
+    ...extra,
+    tuning: { ...FAST, ...extra.tuning },
+  }
+}
+
+/** Upstream calls the simulator has seen on one endpoint. */
+export async function calls(sim: Simulator, endpoint: string): Promise<number> {
+  const counts = (await sim.admin.calls()) as Record<string, number>
+  return counts[endpoint] ?? 0
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms))
+}
+
+/** Polls until `check` holds (real time), failing with `what` after `timeoutMs`. */
+export async function eventually(
+  check: () => boolean | Promise<boolean>,
+  what: string,
+  timeoutMs = 10_000
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  while (Date.now() < deadline) {
+    if (await check()) return
+    await sleep(25)
+  }
+  throw new Error(`timed out waiting until ${what}`)
+}

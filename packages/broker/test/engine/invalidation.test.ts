@@ -1,0 +1,75 @@
+import { startRedis, type RedisServer } from '@wxbroker/testkit'
+import { startSimulator, type Simulator } from '@wxbroker/wechat-sim'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { createEngine, type EngineEvents, type TokenEngine } from '../../src/engine/index.js'
+import { app, calls, newAppid, options, redisStore, SECRET } from './fixtures.js'
+
+describe('compare-and-refresh (guarantee 4)', () => {
+  let redis: RedisServer & { stopAll: () => Promise<void> }
+  let sim: Simulator
+  let engines: TokenEngine[] = []
+
+  beforeAll(async () => {
+    ;[redis, sim] = await Promise.all([startRedis(), startSimulator()])
+  })
+  afterAll(async () => {
+    await Promise.all(engines.map((e) => e.stop()))
+    await sim?.close()
+    await redis?.stopAll()
+  })
+
+  it('1000 concurrent reports of the current token: one upstream call; of an old token: none; within the cooldown: none', async () => {
+    const appid = newAppid()
+    await sim.admin.registerApp({ appid, secret: SECRET })
+    const opts = options(
+      sim,
+      [app(appid, { invalidateCooldownSeconds: 30 })],
+      redisStore([redis.url])
+    )
+    engines = [createEngine(opts), createEngine(opts)]
+    const invalidations: EngineEvents['invalidation'][] = []
+    for (const e of engines) {
+      await e.start()
+      e.on('invalidation', (event) => invalidations.push(event))
+    }
+    const current = await engines[0]!.getToken(appid)
+    await engines[1]!.getToken(appid)
+    expect(await calls(sim, '/cgi-bin/token')).toBe(1)
+
+    // The token dies at WeChat; reports arrive on both replicas at once.
+    await sim.admin.retireToken(appid, 'classic')
+    const reports = await Promise.all(
+      Array.from({ length: 1000 }, (_, i) =>
+        engines[i % 2]!.invalidate(appid, current.accessToken, 40001)
+      )
+    )
+    expect(await calls(sim, '/cgi-bin/token')).toBe(2)
+    const fresh = reports[0]!.token.accessToken
+    expect(fresh).not.toBe(current.accessToken)
+    for (const r of reports) {
+      expect(r.token.accessToken).toBe(fresh)
+      expect(r.refreshed).toBe(true)
+    }
+    expect((await sim.admin.checkToken(fresh)).valid).toBe(true)
+
+    // Reports of the old token are stale: no call, the current token comes back.
+    const stale = await Promise.all(
+      Array.from({ length: 1000 }, (_, i) =>
+        engines[i % 2]!.invalidate(appid, current.accessToken, 40001)
+      )
+    )
+    expect(await calls(sim, '/cgi-bin/token')).toBe(2)
+    expect(
+      stale.every(
+        (r) => r.reason === 'stale_report' && !r.refreshed && r.token.accessToken === fresh
+      )
+    ).toBe(true)
+
+    // The fresh token reported within the cooldown: refused, no call.
+    const cooled = await engines[1]!.invalidate(appid, fresh, 40001)
+    expect(cooled).toMatchObject({ refreshed: false, reason: 'cooldown' })
+    expect(cooled.token.accessToken).toBe(fresh)
+    expect(await calls(sim, '/cgi-bin/token')).toBe(2)
+    expect(invalidations.filter((e) => e.result === 'cooldown')).toHaveLength(1)
+  })
+})

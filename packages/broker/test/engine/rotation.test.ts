@@ -1,0 +1,148 @@
+import { startRedis, type RedisServer } from '@wxbroker/testkit'
+import { startSimulator, type Simulator } from '@wxbroker/wechat-sim'
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { createEngine, type TokenEngine } from '../../src/engine/index.js'
+import { app, calls, newAppid, options, redisStore, SECRET, sleep } from './fixtures.js'
+
+/**
+ * Readers on every replica ask continuously; each token is checked at WeChat (the simulator) at the
+ * end of the longest window any reader was told it may use it: a client honouring expires_in must
+ * never hold a retired token.
+ */
+async function readContinuously(engines: TokenEngine[], appid: string, sim: Simulator, ms: number) {
+  const toldUntil = new Map<string, number>()
+  const generations = new Map<number, string>()
+  const failures: string[] = []
+  const checks: Promise<void>[] = []
+  const deadline = Date.now() + ms
+  while (Date.now() < deadline) {
+    for (const engine of engines) {
+      const served = await engine.getToken(appid)
+      generations.set(served.generation, served.accessToken)
+      const known = toldUntil.get(served.accessToken)
+      if (known === undefined) {
+        checks.push(
+          (async () => {
+            // Re-read the window when the check runs: later readers may have been told longer.
+            for (;;) {
+              const until = toldUntil.get(served.accessToken)!
+              const wait = until - 150 - Date.now()
+              if (wait <= 0) break
+              await sleep(Math.min(wait, 500))
+            }
+            const check = await sim.admin.checkToken(served.accessToken)
+            if (!check.valid)
+              failures.push(
+                `generation ${served.generation} retired (errcode ${check.errcode}) while a reader may still use it`
+              )
+          })()
+        )
+      }
+      toldUntil.set(served.accessToken, Math.max(known ?? 0, served.expiresAt))
+    }
+    await sleep(50)
+  }
+  await Promise.all(checks)
+  return { failures, generations }
+}
+
+describe('proactive rotation (guarantees 2 and 3)', () => {
+  let redis: RedisServer & { stopAll: () => Promise<void> }
+  let sim: Simulator
+  let engines: TokenEngine[] = []
+
+  beforeAll(async () => {
+    ;[redis, sim] = await Promise.all([startRedis(), startSimulator()])
+  })
+  afterEach(async () => {
+    await Promise.all(engines.map((e) => e.stop()))
+    engines = []
+  })
+  afterAll(async () => {
+    await sim?.close()
+    await redis?.stopAll()
+  })
+
+  it('classic: over 5+ rotations readers never hold a retired token and upstream calls are the minimum', async () => {
+    const appid = newAppid()
+    // 4 s tokens, 2 s overlap, 2 s lead: a rotation every ~2 s.
+    await sim.admin.registerApp({
+      appid,
+      secret: SECRET,
+      tokenExpiresIn: 4,
+      tokenOverlapSeconds: 2,
+    })
+    const opts = options(sim, [app(appid, { refreshLeadSeconds: 2 })], redisStore([redis.url]), {
+      tuning: { wechatOverlapSeconds: 2 },
+    })
+    engines = [createEngine(opts), createEngine(opts), createEngine(opts)]
+    await Promise.all(engines.map((e) => e.start()))
+
+    const { failures, generations } = await readContinuously(engines, appid, sim, 11_500)
+
+    expect(failures).toEqual([])
+    const highest = Math.max(...generations.keys())
+    expect(highest).toBeGreaterThanOrEqual(6)
+    // One upstream call per generation: no replica refreshed on its own.
+    expect(await calls(sim, '/cgi-bin/token')).toBe(highest)
+    expect(new Set(generations.values()).size).toBe(generations.size)
+  })
+
+  it('stable: renews in normal mode inside WeChat’s last window, readers never hold an expired token', async () => {
+    const appid = newAppid()
+    // 6 s stable tokens; WeChat renews in the last 3 s.
+    await sim.admin.registerApp({
+      appid,
+      secret: SECRET,
+      tokenExpiresIn: 6,
+      tokenOverlapSeconds: 3,
+    })
+    const opts = options(
+      sim,
+      [app(appid, { tokenKind: 'stable', refreshLeadSeconds: 3 })],
+      redisStore([redis.url]),
+      {
+        tuning: { wechatOverlapSeconds: 3 },
+      }
+    )
+    engines = [createEngine(opts), createEngine(opts)]
+    await Promise.all(engines.map((e) => e.start()))
+
+    const { failures, generations } = await readContinuously(engines, appid, sim, 12_000)
+
+    expect(failures).toEqual([])
+    const highest = Math.max(...generations.keys())
+    expect(highest).toBeGreaterThanOrEqual(3)
+    expect(await calls(sim, '/cgi-bin/stable_token')).toBe(highest)
+    expect(await calls(sim, '/cgi-bin/token')).toBe(0)
+  })
+
+  it('stable: a report forces a refresh only when normal mode returns the failed token, within the force guard', async () => {
+    const appid = newAppid()
+    await sim.admin.registerApp({ appid, secret: SECRET })
+    const opts = options(
+      sim,
+      [app(appid, { tokenKind: 'stable', invalidateCooldownSeconds: 0 })],
+      redisStore([redis.url]),
+      { tuning: { forceRefreshMinIntervalSeconds: 30, forceRefreshDailyLimit: 20 } }
+    )
+    engines = [createEngine(opts)]
+    const [engine] = engines as [TokenEngine]
+    await engine.start()
+    const first = await engine.getToken(appid)
+    expect(await calls(sim, '/cgi-bin/stable_token')).toBe(1)
+
+    // WeChat still considers the token valid, so normal mode hands it back; only a force replaces it.
+    const forced = await engine.invalidate(appid, first.accessToken, 40001)
+    expect(forced).toMatchObject({ refreshed: true, reason: 'refreshed' })
+    expect(forced.token.accessToken).not.toBe(first.accessToken)
+    expect(await calls(sim, '/cgi-bin/stable_token')).toBe(3)
+    expect((await sim.admin.checkToken(first.accessToken)).valid).toBe(false)
+
+    // A second force within 30 s is refused by the guard: one normal-mode call, no force.
+    const guarded = await engine.invalidate(appid, forced.token.accessToken, 40001)
+    expect(guarded).toMatchObject({ refreshed: false, reason: 'cooldown' })
+    expect(guarded.token.accessToken).toBe(forced.token.accessToken)
+    expect(await calls(sim, '/cgi-bin/stable_token')).toBe(4)
+  })
+})
