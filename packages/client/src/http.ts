@@ -26,6 +26,16 @@ const CONNECT_CODES = new Set([
   'EADDRNOTAVAIL',
 ])
 
+/** The innermost message: undici's own is only "fetch failed". */
+function rootMessage(error: unknown): string {
+  let message = 'request failed'
+  for (let e: unknown = error, depth = 0; e instanceof Error && depth < 4; depth++) {
+    message = e.message
+    e = e.cause
+  }
+  return message
+}
+
 function errorCode(error: unknown): string | undefined {
   for (let e: unknown = error, depth = 0; e instanceof Error && depth < 4; depth++) {
     const code = (e as { code?: unknown }).code
@@ -67,7 +77,7 @@ export async function httpRequest(
     throw new TransportError({
       kind: code !== undefined && CONNECT_CODES.has(code) ? 'connect' : 'network',
       target,
-      detail: code ?? (error instanceof Error ? error.message : 'request failed'),
+      detail: code ?? rootMessage(error),
       cause: error,
     })
   }
