@@ -25,20 +25,23 @@ export interface BrokerRequest {
 
 function toBrokerError(response: HttpResponse, url: string): BrokerError | undefined {
   const json = parseJson(response.body)
-  if (!isRecord(json) || !isRecord(json.error) || typeof json.error.code !== 'string') {
-    return undefined
-  }
-  const { error } = json
+  const error = isRecord(json) ? json.error : undefined
+  if (!isRecord(json) || !isRecord(error) || typeof error.code !== 'string') return undefined
+  // WeChat's details sit inside `error`; also accepted beside it.
+  const field = (name: string): unknown => error[name] ?? json[name]
+  const errcode = field('errcode')
+  const errmsg = field('errmsg')
+  const rid = field('rid')
   const retryAfter = Number(response.headers.get('retry-after') ?? Number.NaN)
   return new BrokerError({
     status: response.status,
-    code: error.code as string,
+    code: error.code,
     message: typeof error.message === 'string' ? error.message : '',
     requestId: typeof error.request_id === 'string' ? error.request_id : undefined,
     url,
-    errcode: typeof json.errcode === 'number' ? json.errcode : undefined,
-    errmsg: typeof json.errmsg === 'string' ? json.errmsg : undefined,
-    rid: typeof json.rid === 'string' ? json.rid : undefined,
+    errcode: typeof errcode === 'number' ? errcode : undefined,
+    errmsg: typeof errmsg === 'string' ? errmsg : undefined,
+    rid: typeof rid === 'string' ? rid : undefined,
     retryAfterSeconds: Number.isFinite(retryAfter) ? retryAfter : undefined,
   })
 }

@@ -1,7 +1,8 @@
 /**
- * A minimal broker-shaped HTTP server for the client's tests: it speaks exactly the wire contract
- * of design §4 (token, token/invalidate, jscode2session, the error envelope) and gets its tokens
- * and sessions from the real WeChat simulator. It is NOT the broker: it refreshes in process
+ * A minimal broker-shaped HTTP server for the client's tests: it speaks the wire contract of
+ * design §4 as the daemon implements it (token, token/invalidate, jscode2session; errors as
+ * {"error":{"code","message","request_id"[,"errcode","errmsg","rid"]}}, login errcodes as
+ * 400/409/403/429) and gets its tokens and sessions from the real WeChat simulator. It is NOT the broker: it refreshes in process
  * (single flight, compare-and-set on invalidate) and counts requests. Swap in the real daemon
  * later by pointing the tests at its URL.
  */
@@ -92,13 +93,25 @@ async function readBody(req: IncomingMessage): Promise<Record<string, unknown>> 
   throw new HttpError(400, 'bad_request', 'body must be a JSON object')
 }
 
-function wechatError(json: Record<string, unknown>): HttpError {
+// The daemon's mapping of login errcodes to statuses; anything else from WeChat is a 502.
+const LOGIN_ERRORS: Record<number, { status: number; code: string; retryAfter?: number }> = {
+  40029: { status: 400, code: 'invalid_code' },
+  40163: { status: 409, code: 'code_used' },
+  40226: { status: 403, code: 'code_blocked' },
+  45011: { status: 429, code: 'rate_limited', retryAfter: 60 },
+}
+
+function wechatError(json: Record<string, unknown>, login: boolean): HttpError {
   const errmsg = typeof json.errmsg === 'string' ? json.errmsg : ''
-  return new HttpError(502, 'wechat_error', `WeChat answered errcode ${String(json.errcode)}`, {
-    errcode: json.errcode,
-    errmsg,
-    rid: /rid:\s*(\S+)/.exec(errmsg)?.[1],
-  })
+  const errcode = json.errcode as number
+  const mapped = login ? LOGIN_ERRORS[errcode] : undefined
+  return new HttpError(
+    mapped?.status ?? 502,
+    mapped?.code ?? 'wechat_error',
+    `WeChat answered errcode ${errcode}`,
+    { errcode, errmsg, rid: /rid:\s*(\S+)/.exec(errmsg)?.[1] ?? null },
+    mapped?.retryAfter === undefined ? {} : { 'retry-after': String(mapped.retryAfter) }
+  )
 }
 
 export async function startBrokerStub(options: BrokerStubOptions): Promise<BrokerStub> {
@@ -120,7 +133,9 @@ export async function startBrokerStub(options: BrokerStubOptions): Promise<Broke
     const url = `${options.wechatUrl}${path}?${new URLSearchParams(query).toString()}`
     const response = await fetch(url)
     const json = (await response.json()) as Record<string, unknown>
-    if (typeof json.errcode === 'number' && json.errcode !== 0) throw wechatError(json)
+    if (typeof json.errcode === 'number' && json.errcode !== 0) {
+      throw wechatError(json, path === '/sns/jscode2session')
+    }
     return json
   }
 
@@ -263,7 +278,7 @@ export async function startBrokerStub(options: BrokerStubOptions): Promise<Broke
         send(
           res,
           e.status,
-          { error: { code: e.code, message: e.message, request_id: randomUUID() }, ...e.extra },
+          { error: { code: e.code, message: e.message, request_id: randomUUID(), ...e.extra } },
           e.headers
         )
       }
