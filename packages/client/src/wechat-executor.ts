@@ -65,7 +65,14 @@ export class WeChatExecutor {
         ) {
           // Once per call: a second token error means the broker cannot help, so it surfaces.
           tokenReported = true
-          await tokens.invalidate(token, error.errcode, { signal })
+          try {
+            await tokens.invalidate(token, error.errcode, { signal })
+          } catch (reportError) {
+            if (signal?.aborted === true) throw reportError
+            // The call failed with WeChat's error; why it could not recover is the cause.
+            const { errcode, errmsg, endpoint } = error
+            throw new WeChatApiError({ errcode, errmsg, endpoint, cause: reportError })
+          }
           const next = await tokens.getToken({ signal })
           if (next === token) throw error
           token = next
