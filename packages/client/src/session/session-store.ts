@@ -28,6 +28,7 @@ export interface MemorySessionStoreOptions {
 export class MemorySessionStore implements SessionStore {
   readonly #entries = new Map<string, { record: SessionRecord; expiresAt: number }>()
   readonly #clock: Clock
+  #nextSweep = 0
 
   constructor(options: MemorySessionStoreOptions = {}) {
     this.#clock = options.clock ?? systemClock
@@ -56,13 +57,16 @@ export class MemorySessionStore implements SessionStore {
 
   /** How many live sessions are held. */
   get size(): number {
-    this.#sweep()
+    this.#sweep(true)
     return this.#entries.size
   }
 
-  // Drops expired entries so abandoned sessions do not pile up in memory.
-  #sweep(): void {
+  // Drops expired entries so abandoned sessions do not pile up; at most once a minute on writes,
+  // so a login does not walk every session.
+  #sweep(force = false): void {
     const now = this.#clock()
+    if (!force && now < this.#nextSweep) return
+    this.#nextSweep = now + 60_000
     for (const [key, entry] of this.#entries) {
       if (now >= entry.expiresAt) this.#entries.delete(key)
     }
