@@ -1,0 +1,90 @@
+import { AdminInputError } from './errors.js'
+import type { SimFault } from './types.js'
+
+export type FaultOutcome =
+  | { kind: 'errcode'; errcode: number; errmsg?: string }
+  | { kind: 'http_status'; status: number; body: string }
+  | { kind: 'drop' }
+
+/** A fault as it is applied: an optional delay, then an optional outcome replacing the answer. */
+export interface Fault {
+  id: number
+  endpoint: string
+  latencyMs: number
+  outcome: FaultOutcome | null
+  /** Calls left to shape; -1 = until cleared. */
+  remaining: number
+}
+
+const DEFAULT_HTTP_BODY = '<html><body><h1>502 Bad Gateway</h1></body></html>'
+
+/**
+ * Normalises the admin input. The type may be given (`type: 'latency', ms`) or implied by the
+ * fields (`{latency: 800}`, `{errcode: -1}`, `{status: 502}`, `{drop: true}`); a latency may be
+ * combined with one outcome.
+ */
+export function toFault(input: SimFault, id: number): Fault {
+  const latencyMs = input.latency ?? input.ms ?? 0
+  const outcomes: FaultOutcome[] = []
+  if (input.errcode !== undefined)
+    outcomes.push({
+      kind: 'errcode',
+      errcode: input.errcode,
+      ...(input.errmsg === undefined ? {} : { errmsg: input.errmsg }),
+    })
+  if (input.status !== undefined)
+    outcomes.push({
+      kind: 'http_status',
+      status: input.status,
+      body: input.body ?? DEFAULT_HTTP_BODY,
+    })
+  if (input.drop === true) outcomes.push({ kind: 'drop' })
+  if (input.type === 'drop' && outcomes.length === 0) outcomes.push({ kind: 'drop' })
+  if (outcomes.length > 1)
+    throw new AdminInputError('a fault has at most one of errcode, status and drop')
+  const outcome = outcomes[0] ?? null
+  const need: Record<string, boolean> = {
+    latency: latencyMs > 0,
+    errcode: outcome?.kind === 'errcode',
+    http_status: outcome?.kind === 'http_status',
+    drop: outcome?.kind === 'drop',
+  }
+  if (input.type !== undefined && !need[input.type])
+    throw new AdminInputError(
+      `fault type ${input.type} needs its field: latency → ms (or latency), errcode → errcode, http_status → status`
+    )
+  if (latencyMs === 0 && outcome === null)
+    throw new AdminInputError('a fault needs latency (ms), errcode, status or drop')
+  return { id, endpoint: input.endpoint, latencyMs, outcome, remaining: input.times ?? 1 }
+}
+
+/** Pending faults, applied in the order added; each shapes `times` calls to its endpoint (or `*`). */
+export class Faults {
+  private faults: Fault[] = []
+  private nextId = 1
+
+  add(input: SimFault): Fault {
+    const fault = toFault(input, this.nextId++)
+    this.faults.push(fault)
+    return fault
+  }
+
+  /** The first fault matching this endpoint, with one of its uses spent. */
+  take(endpoint: string): Fault | undefined {
+    const fault = this.faults.find((f) => f.endpoint === endpoint || f.endpoint === '*')
+    if (!fault) return undefined
+    if (fault.remaining > 0) {
+      fault.remaining -= 1
+      if (fault.remaining === 0) this.faults = this.faults.filter((f) => f !== fault)
+    }
+    return fault
+  }
+
+  list(): Fault[] {
+    return this.faults.map((f) => ({ ...f }))
+  }
+
+  clear(): void {
+    this.faults = []
+  }
+}

@@ -1,0 +1,78 @@
+import { setTimeout as sleep } from 'node:timers/promises'
+import type { MiddlewareHandler } from 'hono'
+import { WxError } from './errors.js'
+import type { Fault } from './faults.js'
+import { wxJson, type SimContext, type SimEnv } from './routes/context.js'
+import type { SimState } from './state/sim-state.js'
+import type { SimCallLogEntry } from './types.js'
+
+export const ADMIN_PREFIX = '/__sim'
+
+export function isAdminPath(path: string): boolean {
+  return path === ADMIN_PREFIX || path.startsWith(`${ADMIN_PREFIX}/`)
+}
+
+/** Drops the connection without a response, as a crashed upstream or a cut network would. */
+function dropConnection(c: SimContext): Response {
+  c.env.incoming.socket.destroy()
+  return new Response(null)
+}
+
+async function applyFault(
+  c: SimContext,
+  fault: Fault,
+  signal: AbortSignal
+): Promise<Response | null> {
+  if (fault.latencyMs > 0) {
+    try {
+      await sleep(fault.latencyMs, undefined, { signal })
+    } catch {
+      return dropConnection(c) // the simulator is closing
+    }
+  }
+  const outcome = fault.outcome
+  if (outcome === null) return null
+  switch (outcome.kind) {
+    case 'errcode': {
+      const error = new WxError(outcome.errcode, outcome.errmsg)
+      return wxJson(c, error.body())
+    }
+    case 'http_status':
+      return c.body(outcome.body, outcome.status as 500, { 'Content-Type': 'text/html' })
+    case 'drop':
+      return dropConnection(c)
+  }
+}
+
+function faultKind(fault: Fault | undefined): SimCallLogEntry['fault'] {
+  if (!fault) return undefined
+  return fault.outcome?.kind ?? 'latency'
+}
+
+/**
+ * In front of every WeChat endpoint (not /__sim/): counts the call, applies a pending fault,
+ * and writes the call log entry (never the secret, token or session key).
+ */
+export function wechatGateway(state: SimState, signal: AbortSignal): MiddlewareHandler<SimEnv> {
+  return async (c, next) => {
+    if (isAdminPath(c.req.path)) return next()
+    const endpoint = c.req.path
+    const at = state.now()
+    state.calls.count(endpoint)
+    const fault = state.faults.take(endpoint)
+    const faulted = fault ? await applyFault(c, fault, signal) : null
+    if (faulted) c.res = faulted
+    else await next()
+    const dropped = fault?.outcome?.kind === 'drop' || c.env.incoming.socket.destroyed
+    const kind = faultKind(fault)
+    state.calls.log({
+      method: c.req.method,
+      endpoint,
+      appid: c.get('appid') ?? c.req.query('appid') ?? null,
+      errcode: fault?.outcome?.kind === 'http_status' || dropped ? null : (c.get('errcode') ?? 0),
+      status: dropped ? 0 : c.res.status,
+      at,
+      ...(kind === undefined ? {} : { fault: kind }),
+    })
+  }
+}
