@@ -1,0 +1,17 @@
+import { WxError } from '../errors.js'
+import type { SimState } from '../state/sim-state.js'
+import { ok, readJson, requirePost, requireToken, str, type SimApp } from './context.js'
+
+/** `POST /wxa/business/getuserphonenumber`: one-use phone codes. */
+export function registerPhoneRoutes(app: SimApp, state: SimState): void {
+  app.all('/wxa/business/getuserphonenumber', async (c) => {
+    requirePost(c)
+    const config = requireToken(c, state)
+    const body = await readJson(c)
+    const code = str(body.code)
+    if (!code) throw new WxError(40029)
+    const phone = state.users.redeemPhoneCode(config.appid, code)
+    const watermark = { timestamp: Math.floor(state.now() / 1000), appid: config.appid }
+    return ok(c, { phone_info: { ...phone, watermark } })
+  })
+}
