@@ -37,6 +37,9 @@ export const DEFAULT_TUNING: Readonly<EngineTuning> = Object.freeze({
   reconcileQuota: true,
 })
 
+/** How long stop() waits for refreshes in flight. */
+const STOP_DRAIN_MS = 5_000
+
 const silentLogger: Logger = { debug() {}, info() {}, warn() {}, error() {} }
 
 export function createEngine(options: EngineOptions): TokenEngine {
@@ -112,7 +115,12 @@ class Engine extends EventEmitter implements TokenEngine {
 
   async stop(): Promise<void> {
     clearInterval(this.syncTimer)
-    for (const slot of this.slots.values()) slot.stop()
+    // Let refreshes in flight write their token (bounded), so no upstream call is wasted.
+    const drained = Promise.all([...this.slots.values()].map((slot) => slot.stop()))
+    await Promise.race([
+      drained,
+      new Promise((resolve) => setTimeout(resolve, STOP_DRAIN_MS).unref()),
+    ])
     await this.store.close()
   }
 

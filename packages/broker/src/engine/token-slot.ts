@@ -95,10 +95,12 @@ export class TokenSlot {
     this.obtain().catch(() => undefined)
   }
 
-  stop(): void {
+  /** Stops scheduling; resolves once a refresh in flight has finished (its write lands). */
+  async stop(): Promise<void> {
     this.stopped = true
     this.deps.clock.clearTimeout(this.timer)
     for (const wake of this.waiters) wake()
+    await this.inflight?.catch(() => undefined)
   }
 
   /** Takes a record from the store or an announcement if it is newer than ours. */
@@ -190,7 +192,7 @@ export class TokenSlot {
       obtainedAt: this.record?.obtainedAt ?? null,
       expiresIn: served?.expiresIn ?? null,
       wechatExpiresAt: this.record?.wechatExpiresAt ?? null,
-      refreshLeadSeconds: this.deps.app.refreshLeadSeconds,
+      refreshLeadSeconds: this.effectiveLeadSeconds(),
       lastRefresh: this.lastRefresh,
       lastError: this.lastError,
       nextAttemptAt: this.nextAttemptAt,
@@ -204,6 +206,14 @@ export class TokenSlot {
   }
 
   // --- schedule -------------------------------------------------------------------------------
+
+  /** How long before WeChat's expiry the current record is due: what alerts compare against. */
+  private effectiveLeadSeconds(): number {
+    const record = this.record
+    if (!record && this.kind === 'classic') return this.deps.app.refreshLeadSeconds
+    if (!record) return (this.overlapMs() * 0.8) / 1000
+    return (record.wechatExpiresAt - this.plannedRefreshAt(record)) / 1000
+  }
 
   private leadMs(): number {
     return this.deps.app.refreshLeadSeconds * 1000
@@ -511,21 +521,30 @@ export class TokenSlot {
       1,
       Math.ceil(((this.nextAttemptAt ?? now + 1000) - now) / 1000)
     )
+    // WeChat's own words, when WeChat refused (never for transport failures, recorded as -1).
+    const last = this.lastError
+    const wechat =
+      last && last.errcode !== -1
+        ? { errcode: last.errcode, errmsg: last.errmsg, rid: last.rid }
+        : undefined
     if (this.state === 'quota_exhausted') {
+      const fromWeChat = wechat?.errcode === 45009
       return new EngineError(
         'quota_exhausted',
         `the daily token quota of ${this.appid} is used up`,
-        { retryAfterSeconds }
-      )
-    }
-    if (this.lastError && this.lastError.errcode !== -1) {
-      const { errcode, errmsg, rid } = this.lastError
-      return new EngineError(
-        'wechat_error',
-        `WeChat refused a token for ${this.appid} (errcode ${errcode})`,
         {
           retryAfterSeconds,
-          wechat: { errcode, errmsg, rid },
+          ...(fromWeChat ? { wechat } : {}),
+        }
+      )
+    }
+    if (wechat) {
+      return new EngineError(
+        'wechat_error',
+        `WeChat refused a token for ${this.appid} (errcode ${wechat.errcode})`,
+        {
+          retryAfterSeconds,
+          wechat,
         }
       )
     }

@@ -66,6 +66,10 @@ export interface AppStatus {
   expiresIn: number | null
   /** When WeChat itself expires the current token. */
   wechatExpiresAt: number | null
+  /**
+   * How long before WeChat's expiry the current token is due for replacement: the configured lead
+   * for classic tokens (at most half their life), 80% of WeChat's overlap window for stable ones.
+   */
   refreshLeadSeconds: number
   lastRefresh: { at: number; reason: RefreshReason } | null
   lastError: (WeChatErrorInfo & { at: number }) | null

@@ -39,7 +39,7 @@ describe('cold start across replicas (guarantee 1)', () => {
     }
     const tokens = new Set(answers.flatMap((a) => a.tokens))
     expect(tokens.size).toBe(1)
-    expect(await calls(sim, '/cgi-bin/token')).toBe(1)
+    expect(await calls(sim, '/cgi-bin/token', appid)).toBe(1)
     const [token] = [...tokens]
     expect((await sim.admin.checkToken(token!)).valid).toBe(true)
     // Exactly one replica refreshed; the rest were served by the announcement or the store.

@@ -90,7 +90,7 @@ describe('store outages degrade, never crash (guarantee 7)', () => {
       const generations = [...byGeneration.keys()].sort((a, b) => a - b)
       expect(generations).toEqual(Array.from({ length: generations.length }, (_, i) => i + 1))
       for (const tokens of byGeneration.values()) expect(tokens.size).toBe(1)
-      expect(await calls(sim, '/cgi-bin/token')).toBeGreaterThanOrEqual(generations.length)
+      expect(await calls(sim, '/cgi-bin/token', appid)).toBeGreaterThanOrEqual(generations.length)
     })
   })
 
@@ -127,12 +127,12 @@ describe('store outages degrade, never crash (guarantee 7)', () => {
       expect(refused).toBeInstanceOf(EngineError)
       expect(refused).toMatchObject({ code: 'store_unavailable' })
       expect((await engine.getToken(appid)).accessToken).toBe(second.accessToken)
-      const before = await calls(sim, '/cgi-bin/token')
+      const before = await calls(sim, '/cgi-bin/token', appid)
 
       await nodes.servers[0]!.restart()
       await nodes.servers[1]!.restart()
       await eventually(() => engine.readiness().ready, 'ready again')
-      expect(await calls(sim, '/cgi-bin/token')).toBe(before)
+      expect(await calls(sim, '/cgi-bin/token', appid)).toBe(before)
       const third = await engine.refresh(appid)
       expect(third.generation).toBe(second.generation + 1)
     })

@@ -84,7 +84,9 @@ describe('replica failure during a refresh (guarantees 1 and 5)', () => {
     await sim.admin.addFault({ endpoint: '/cgi-bin/token', type: 'latency', ms: 1500, times: 1 })
     const paused = await Replica.start(opts)
     replicas = [paused]
-    await paused.waitForEvent('lockAcquire', (e) => e.result === 'acquired')
+    // The quota reservation comes right before the WeChat call: pause once the call is on the wire.
+    await paused.waitForEvent('quota', () => true)
+    await sleep(100)
     paused.process.child.kill('SIGSTOP') // no lease extensions while stopped
     await sleep(800) // the lease lapses
 
@@ -96,7 +98,7 @@ describe('replica failure during a refresh (guarantees 1 and 5)', () => {
 
     paused.process.child.kill('SIGCONT')
     await paused.waitForEvent('refresh', (e) => e.result === 'lock_lost', 10_000)
-    expect(await calls(sim, '/cgi-bin/token')).toBe(2)
+    expect(await calls(sim, '/cgi-bin/token', appid)).toBe(2)
 
     const direct = new Redis(redis.url)
     const prefix = store.kind === 'redis' ? store.keyPrefix : ''

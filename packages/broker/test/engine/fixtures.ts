@@ -61,10 +61,10 @@ export function options(
   }
 }
 
-/** Upstream calls the simulator has seen on one endpoint. */
-export async function calls(sim: Simulator, endpoint: string): Promise<number> {
-  const counts = (await sim.admin.calls()) as Record<string, number>
-  return counts[endpoint] ?? 0
+/** Upstream calls the simulator has seen on one endpoint for one app. */
+export async function calls(sim: Simulator, endpoint: string, appid: string): Promise<number> {
+  const log = await sim.admin.callLog()
+  return log.filter((entry) => entry.endpoint === endpoint && entry.appid === appid).length
 }
 
 export function sleep(ms: number): Promise<void> {

@@ -34,7 +34,7 @@ describe('compare-and-refresh (guarantee 4)', () => {
     }
     const current = await engines[0]!.getToken(appid)
     await engines[1]!.getToken(appid)
-    expect(await calls(sim, '/cgi-bin/token')).toBe(1)
+    expect(await calls(sim, '/cgi-bin/token', appid)).toBe(1)
 
     // The token dies at WeChat; reports arrive on both replicas at once.
     await sim.admin.retireToken(appid, 'classic')
@@ -43,7 +43,7 @@ describe('compare-and-refresh (guarantee 4)', () => {
         engines[i % 2]!.invalidate(appid, current.accessToken, 40001)
       )
     )
-    expect(await calls(sim, '/cgi-bin/token')).toBe(2)
+    expect(await calls(sim, '/cgi-bin/token', appid)).toBe(2)
     const fresh = reports[0]!.token.accessToken
     expect(fresh).not.toBe(current.accessToken)
     for (const r of reports) {
@@ -58,7 +58,7 @@ describe('compare-and-refresh (guarantee 4)', () => {
         engines[i % 2]!.invalidate(appid, current.accessToken, 40001)
       )
     )
-    expect(await calls(sim, '/cgi-bin/token')).toBe(2)
+    expect(await calls(sim, '/cgi-bin/token', appid)).toBe(2)
     expect(
       stale.every(
         (r) => r.reason === 'stale_report' && !r.refreshed && r.token.accessToken === fresh
@@ -69,7 +69,7 @@ describe('compare-and-refresh (guarantee 4)', () => {
     const cooled = await engines[1]!.invalidate(appid, fresh, 40001)
     expect(cooled).toMatchObject({ refreshed: false, reason: 'cooldown' })
     expect(cooled.token.accessToken).toBe(fresh)
-    expect(await calls(sim, '/cgi-bin/token')).toBe(2)
+    expect(await calls(sim, '/cgi-bin/token', appid)).toBe(2)
     expect(invalidations.filter((e) => e.result === 'cooldown')).toHaveLength(1)
   })
 })

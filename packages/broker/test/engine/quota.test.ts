@@ -42,13 +42,13 @@ describe('daily quota (guarantee 6)', () => {
       await engine.refresh(appid)
       expect(engine.status()[0]!.quota).toMatchObject({ used: 2, limit: 3, warn: true })
       await engine.refresh(appid)
-      expect(await calls(sim, '/cgi-bin/token')).toBe(3)
+      expect(await calls(sim, '/cgi-bin/token', appid)).toBe(3)
 
       const refused = await engine.refresh(appid).catch((e: unknown) => e)
       expect(refused).toBeInstanceOf(EngineError)
       expect(refused).toMatchObject({ code: 'quota_exhausted' })
       expect((refused as EngineError).retryAfterSeconds).toBe(3600)
-      expect(await calls(sim, '/cgi-bin/token')).toBe(3)
+      expect(await calls(sim, '/cgi-bin/token', appid)).toBe(3)
       expect(engine.status()[0]).toMatchObject({
         state: 'quota_exhausted',
         quota: { used: 3, limit: 3 },
@@ -62,7 +62,7 @@ describe('daily quota (guarantee 6)', () => {
       clock.advance(3600_000 + 1000)
       const after = await engine.refresh(appid)
       expect(after.generation).toBe(4)
-      expect(await calls(sim, '/cgi-bin/token')).toBe(4)
+      expect(await calls(sim, '/cgi-bin/token', appid)).toBe(4)
       expect(engine.status()[0]).toMatchObject({
         state: 'ok',
         quota: { used: 1, limit: 3, warn: false },

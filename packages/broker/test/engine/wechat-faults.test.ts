@@ -45,7 +45,7 @@ describe('WeChat faults (guarantee 6: never retried in a loop; transient ones ba
     const served = await engine.getToken(appid)
     // Backoff with equal jitter over 40, 80, 160 ms ceilings: at least half of each.
     expect(performance.now() - started).toBeGreaterThanOrEqual(140)
-    expect(await calls(sim, '/cgi-bin/token')).toBe(4)
+    expect(await calls(sim, '/cgi-bin/token', appid)).toBe(4)
     expect((await sim.admin.checkToken(served.accessToken)).valid).toBe(true)
     expect(refreshes.map((r) => r.result)).toEqual(['success'])
   })
@@ -60,7 +60,7 @@ describe('WeChat faults (guarantee 6: never retried in a loop; transient ones ba
     expect(error).toMatchObject({ code: 'wechat_error', wechat: { errcode: 40125 } })
     expect(JSON.stringify(error)).not.toContain(SECRET)
     expect((error as Error).message).not.toContain(SECRET)
-    expect(await calls(sim, '/cgi-bin/token')).toBe(1)
+    expect(await calls(sim, '/cgi-bin/token', appid)).toBe(1)
     const status = engine.status()[0]!
     expect(status).toMatchObject({ state: 'failing', lastError: { errcode: 40125 } })
     expect(status.lastError?.rid).toMatch(/^[0-9a-f]{8}-[0-9a-f]{8}-[0-9a-f]{8}$/)
@@ -70,10 +70,10 @@ describe('WeChat faults (guarantee 6: never retried in a loop; transient ones ba
     await Promise.all(
       Array.from({ length: 50 }, () => engine.getToken(appid).catch(() => undefined))
     )
-    expect(await calls(sim, '/cgi-bin/token')).toBe(1)
+    expect(await calls(sim, '/cgi-bin/token', appid)).toBe(1)
     // After the back-off: one more attempt, then a doubled back-off.
     clock.advance(1000)
-    await expect.poll(() => calls(sim, '/cgi-bin/token')).toBe(2)
+    await expect.poll(() => calls(sim, '/cgi-bin/token', appid)).toBe(2)
     await expect.poll(() => engine.status()[0]!.nextAttemptAt).toBe(clock.now() + 2000)
     expect(refreshes.every((r) => r.result === 'wechat_error')).toBe(true)
   })
@@ -89,11 +89,11 @@ describe('WeChat faults (guarantee 6: never retried in a loop; transient ones ba
     })
     const { engine } = await startEngine(appid)
     const error = await engine.getToken(appid).catch((e: unknown) => e)
-    expect(error).toMatchObject({ code: 'wechat_error', wechat: { errcode: 45009 } })
+    expect(error).toMatchObject({ code: 'quota_exhausted', wechat: { errcode: 45009 } })
     await Promise.all(
       Array.from({ length: 20 }, () => engine.getToken(appid).catch(() => undefined))
     )
-    expect(await calls(sim, '/cgi-bin/token')).toBe(1)
+    expect(await calls(sim, '/cgi-bin/token', appid)).toBe(1)
     const status = engine.status()[0]!
     expect(status.state).toBe('quota_exhausted')
     expect(new Date(status.nextAttemptAt!).toISOString()).toMatch(/T16:00:00\.000Z$/)
@@ -116,7 +116,7 @@ describe('WeChat faults (guarantee 6: never retried in a loop; transient ones ba
     await engine.start()
     const served = await engine.getToken(appid)
     expect((await sim.admin.checkToken(served.accessToken)).valid).toBe(true)
-    expect(await calls(sim, '/cgi-bin/token')).toBe(1)
+    expect(await calls(sim, '/cgi-bin/token', appid)).toBe(1)
     expect(wechatRequests.map((e) => e.errcode)).toEqual(['network', '0'])
   })
 })
