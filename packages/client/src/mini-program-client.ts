@@ -87,7 +87,7 @@ export class MiniProgramClient {
    * Any JSON endpoint not wrapped above, with the same token handling, retries and errors.
    * Resolves with the parsed body (errcode 0 answers included).
    */
-  call<T = Record<string, unknown>>(
+  async call<T = Record<string, unknown>>(
     method: 'GET' | 'POST',
     path: string,
     params: CallParams = {}
