@@ -159,6 +159,10 @@ export class BrokerTokenProvider implements TokenProvider, SessionExchanger {
     if (typeof token !== 'string' || token === '' || typeof expiresIn !== 'number') {
       throw this.#invalid(route, 'access_token and expires_in')
     }
+    // A slow answer may carry a token already reported as failed: keep its replacement.
+    if (this.#reported.has(token) && this.#cached !== undefined && this.#cached.token !== token) {
+      return this.#cached
+    }
     const entry = { token, refreshAt: this.#clock() + expiresIn * 1000 - this.#skewMs }
     this.#cached = entry
     return entry

@@ -207,6 +207,23 @@ describe('BrokerTokenProvider: invalidate', () => {
     expect(stub.counts.invalidate).toBe(1)
   })
 
+  it('keeps the replacement when a slow answer brings back a reported token', async () => {
+    let now = 0
+    const tokens = provider({ clock: () => now })
+    const old = await tokens.getToken()
+    now += 10_000_000 // expired: the next getToken() fetches
+    stub.inject({
+      status: 200,
+      body: { appid: APPID, access_token: old, expires_in: 6000, expires_at: '' },
+      delayMs: 200,
+    })
+    const slow = tokens.getToken()
+    await new Promise((resolve) => setTimeout(resolve, 20))
+    await tokens.invalidate(old, 40001)
+    expect(await slow).not.toBe(old) // even the slow caller gets the replacement
+    expect(await tokens.getToken()).not.toBe(old)
+  })
+
   it('lets a failed report be sent again', async () => {
     const tokens = provider({ retry: { retries: 0 } })
     const old = await tokens.getToken()
