@@ -11,7 +11,7 @@ import { ManualClock } from '../test/engine/manual-clock.js'
 import { machine, table, writeBenchmarkSection } from './bench-table.js'
 
 const DOCS = fileURLToPath(new URL('../../../docs/benchmarks.md', import.meta.url))
-const APPID = 'wx00000000000bench'.padEnd(18, '0').slice(0, 18)
+const APPID = 'wx00000000000be0c1'
 const SECRET = 'bench-secret'
 const LEAD = 600
 
@@ -105,7 +105,7 @@ function fmt(n: number): string {
   return Math.round(n).toLocaleString('en-US')
 }
 
-const sim = await startSimulator()
+const sim = await startSimulator({ apps: [{ appid: APPID, secret: SECRET }] })
 const redis = await startRedis()
 try {
   const reads = await readPath(sim)
@@ -122,9 +122,9 @@ try {
     '',
     table(['operation', 'ops/s', 'ratio'], reads),
     '',
-    `Upstream token calls over one simulated day (virtual clocks; simulator and engines advanced in 10 s steps, 20 reads per replica per step), refresh lead ${LEAD} s. The minimum is ceil(86400 / (7200 − lead)); stable tokens rotate inside WeChat's last 300 s, so their effective lead is 240 s:`,
+    `Upstream token calls over one simulated day (virtual clocks; simulator and engines advanced in 10 s steps, 20 reads per replica per step), refresh lead ${LEAD} s. The reference is ceil(86400 / (7200 − lead)); stable tokens rotate inside WeChat's last 300 s, so their effective lead is 240 s. A day starting with a fetch sees floor(86400 / period) + 1 fetches, which can be one below the ceiling; more calls than the reference would mean replicas refreshed on their own:`,
     '',
-    table(['kind', 'replicas', 'reads', 'upstream calls', 'minimum'], days),
+    table(['kind', 'replicas', 'reads', 'upstream calls', 'ceil(86400 / (7200 − lead))'], days),
   ].join('\n')
   console.log(markdown)
   writeBenchmarkSection(DOCS, 'engine', markdown)
