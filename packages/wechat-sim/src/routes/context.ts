@@ -35,24 +35,34 @@ export function requirePost(c: SimContext): void {
   if (c.req.method !== 'POST') throw new WxError(43002)
 }
 
+export interface ReadJsonOptions {
+  /** The errcode for a body that is not a JSON object (default 47001 data format error). */
+  invalid?: number
+  /** Treat an empty body as `{}` (parameters may come in the query instead). */
+  allowEmpty?: boolean
+}
+
 /**
- * Reads a WeChat POST body: JSON only. Empty → 44002; not a JSON object → `invalidErrcode`
- * (47001 data format error by default; the code endpoints use their own).
+ * Reads a WeChat POST body: JSON only. Empty → 44002 (or the `invalid` errcode when one is
+ * given, as the code endpoints report it); not a JSON object → `invalid`.
  */
 export async function readJson(
   c: SimContext,
-  invalidErrcode = 47001
+  { invalid = 47001, allowEmpty = false }: ReadJsonOptions = {}
 ): Promise<Record<string, unknown>> {
   const text = await c.req.text()
-  if (text.trim() === '') throw new WxError(invalidErrcode === 47001 ? 44002 : invalidErrcode)
+  if (text.trim() === '') {
+    if (allowEmpty) return {}
+    throw new WxError(invalid === 47001 ? 44002 : invalid)
+  }
   let parsed: unknown
   try {
     parsed = JSON.parse(text)
   } catch {
-    throw new WxError(invalidErrcode)
+    throw new WxError(invalid)
   }
   if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed))
-    throw new WxError(invalidErrcode)
+    throw new WxError(invalid)
   return parsed as Record<string, unknown>
 }
 

@@ -35,13 +35,7 @@ export function registerQuotaRoutes(app: SimApp, state: SimState): void {
   app.all('/cgi-bin/clear_quota/v2', async (c) => {
     requirePost(c)
     // The documentation shows both query and body parameters; WeChat accepts either.
-    const text = await c.req.text()
-    let body: Record<string, unknown> = {}
-    try {
-      if (text.trim() !== '') body = JSON.parse(text) as Record<string, unknown>
-    } catch {
-      throw new WxError(47001)
-    }
+    const body = await readJson(c, { allowEmpty: true })
     const config = authenticateApp(c, state, {
       appid: c.req.query('appid') ?? str(body.appid),
       secret: c.req.query('appsecret') ?? str(body.appsecret),

@@ -54,7 +54,7 @@ export function registerWxacodeRoutes(app: SimApp, state: SimState): void {
     requirePost(c)
     requireToken(c, state)
     // A body that is not JSON is reported like a bad scene (WeChat's own wording).
-    const body = await readJson(c, 40169)
+    const body = await readJson(c, { invalid: 40169 })
     const scene = str(body.scene)
     if (!scene || scene.length > 32) throw new WxError(40169)
     if (!SCENE_CHARS.test(scene)) throw new WxError(40129)
@@ -66,14 +66,14 @@ export function registerWxacodeRoutes(app: SimApp, state: SimState): void {
   app.all('/wxa/getwxacode', async (c) => {
     requirePost(c)
     const config = requireToken(c, state)
-    limitedCode(state, config, await readJson(c, 40159), 1024)
+    limitedCode(state, config, await readJson(c, { invalid: 40159 }), 1024)
     return image(c)
   })
 
   app.all('/cgi-bin/wxaapp/createwxaqrcode', async (c) => {
     requirePost(c)
     const config = requireToken(c, state)
-    limitedCode(state, config, await readJson(c, 40159), 128)
+    limitedCode(state, config, await readJson(c, { invalid: 40159 }), 128)
     return image(c)
   })
 }
