@@ -8,9 +8,15 @@
  *   WECHAT_BASE_URL=http://127.0.0.1:<simulator port> \
  *   pnpm exec tsx --tsconfig examples/tsconfig.json examples/login-and-notify.ts
  *
- * then:
- *   curl 'http://127.0.0.1:3000/login?code=<a code registered in the simulator>'
- *   curl -X POST -H 'x-session-id: <sessionId>' 'http://127.0.0.1:3000/notify?template=<id>'
+ * then (the demo pre-registers the login codes demo-code-1..3; templates and subscriptions are
+ * registered through the simulator's admin API, SIM = the simulator URL the demo prints):
+ *
+ *   curl 'http://127.0.0.1:3000/login?code=demo-code-1'          # → sessionId, openid
+ *   curl -X POST $SIM/__sim/templates -d '{"appid":"'$APPID'","templateId":"tpl-1",
+ *     "fields":{"thing1":"thing","date2":"date"}}'
+ *   curl -X POST $SIM/__sim/subscriptions -d '{"appid":"'$APPID'","openid":"o_demo_user_1",
+ *     "templateId":"tpl-1","count":1}'
+ *   curl -X POST -H 'x-session-id: <sessionId>' 'http://127.0.0.1:3000/notify?template=tpl-1'
  *
  * WECHAT_BASE_URL is only for the demo's simulator; leave it out to call WeChat itself.
  */
@@ -89,12 +95,14 @@ const server = createServer((req, res) => {
   })
 })
 
-// Check the broker and the token once before serving.
-const quota = await wechat.openApi.getApiQuota('/cgi-bin/token').catch((error: unknown) => {
+// Check the broker and the token once before serving (the broker uses stable tokens by default).
+const quota = await wechat.openApi.getApiQuota('/cgi-bin/stable_token').catch((error: unknown) => {
   console.error(`cannot reach the broker or WeChat: ${(error as Error).message}`)
   process.exit(1)
 })
-console.log(`token OK; /cgi-bin/token used ${quota.quota.used} of ${quota.quota.daily_limit} today`)
+console.log(
+  `token OK; stable_token quota used ${quota.quota.used} of ${quota.quota.daily_limit} today`
+)
 const port = Number(process.env.PORT ?? 3000)
 server.listen(port, '127.0.0.1', () => console.log(`listening on http://127.0.0.1:${port}`))
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
