@@ -66,6 +66,24 @@ export async function readJson(
   return parsed as Record<string, unknown>
 }
 
+/**
+ * A token-authenticated JSON POST endpoint: 43002 for other methods, then the access-token
+ * check, then the body (see `readJson`), then `handler`.
+ */
+export function tokenPost(
+  app: SimApp,
+  state: SimState,
+  path: string,
+  handler: (c: SimContext, config: AppConfig, body: Record<string, unknown>) => Response,
+  options?: ReadJsonOptions
+): void {
+  app.all(path, async (c) => {
+    requirePost(c)
+    const config = requireToken(c, state)
+    return handler(c, config, await readJson(c, options))
+  })
+}
+
 /** A string field, or undefined when absent or not a string. */
 export function str(value: unknown): string | undefined {
   return typeof value === 'string' ? value : undefined

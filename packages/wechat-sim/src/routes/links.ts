@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto'
 import { WxError } from '../errors.js'
 import { plausiblePage, plausiblePageWithQuery } from '../paths.js'
 import type { SimState } from '../state/sim-state.js'
-import { ok, readJson, requirePost, requireToken, str, type SimApp } from './context.js'
+import { ok, str, tokenPost, type SimApp } from './context.js'
 
 const ENV_VERSIONS = ['release', 'trial', 'develop']
 const MAX_EXPIRY_DAYS = 30
@@ -45,10 +45,7 @@ function checkTarget(path: unknown, query: unknown, env: unknown): void {
 
 /** URL Scheme, URL Link and Short Link generation. */
 export function registerLinkRoutes(app: SimApp, state: SimState): void {
-  app.all('/wxa/generatescheme', async (c) => {
-    requirePost(c)
-    const config = requireToken(c, state)
-    const body = await readJson(c)
+  tokenPost(app, state, '/wxa/generatescheme', (c, config, body) => {
     const jump = body.jump_wxa ?? {}
     if (jump === null || typeof jump !== 'object' || Array.isArray(jump)) throw new WxError(40097)
     const target = jump as Record<string, unknown>
@@ -58,10 +55,7 @@ export function registerLinkRoutes(app: SimApp, state: SimState): void {
     return ok(c, { openlink: `weixin://dl/business/?t=${ticket()}` })
   })
 
-  app.all('/wxa/generate_urllink', async (c) => {
-    requirePost(c)
-    const config = requireToken(c, state)
-    const body = await readJson(c)
+  tokenPost(app, state, '/wxa/generate_urllink', (c, config, body) => {
     checkTarget(body.path, body.query, body.env_version)
     // Cloud development is not enabled for simulated apps.
     if (body.cloud_base !== undefined) throw new WxError(85088)
@@ -70,10 +64,7 @@ export function registerLinkRoutes(app: SimApp, state: SimState): void {
     return ok(c, { url_link: `https://wxaurl.cn/${ticket()}` })
   })
 
-  app.all('/wxa/genwxashortlink', async (c) => {
-    requirePost(c)
-    const config = requireToken(c, state)
-    const body = await readJson(c)
+  tokenPost(app, state, '/wxa/genwxashortlink', (c, config, body) => {
     const pageUrl = str(body.page_url)
     if (!pageUrl || pageUrl.length > 1024 || !plausiblePageWithQuery(pageUrl))
       throw new WxError(40066)

@@ -5,26 +5,20 @@ import {
   ok,
   readJson,
   requirePost,
-  requireToken,
   str,
+  tokenPost,
   type SimApp,
 } from './context.js'
 
 /** getApiQuota, clearQuota (token) and clearQuotaByAppSecret (no token). */
 export function registerQuotaRoutes(app: SimApp, state: SimState): void {
-  app.all('/cgi-bin/openapi/quota/get', async (c) => {
-    requirePost(c)
-    const config = requireToken(c, state)
-    const body = await readJson(c)
+  tokenPost(app, state, '/cgi-bin/openapi/quota/get', (c, config, body) => {
     const path = str(body.cgi_path)
     if (!path) throw new WxError(47001)
     return ok(c, { quota: state.quotas.usage(config, path, state.now()) })
   })
 
-  app.all('/cgi-bin/clear_quota', async (c) => {
-    requirePost(c)
-    const config = requireToken(c, state)
-    const body = await readJson(c)
+  tokenPost(app, state, '/cgi-bin/clear_quota', (c, config, body) => {
     const appid = str(body.appid)
     if (!appid) throw new WxError(41002)
     if (appid !== config.appid) throw new WxError(40013)

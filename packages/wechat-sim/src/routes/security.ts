@@ -1,15 +1,12 @@
 import { WxError, newRid } from '../errors.js'
 import type { SimState } from '../state/sim-state.js'
-import { ok, readJson, requirePost, requireToken, str, type SimApp } from './context.js'
+import { ok, str, tokenPost, type SimApp } from './context.js'
 
 const MAX_CONTENT = 2500
 
 /** `POST /wxa/msg_sec_check` (version 2 only). */
 export function registerSecurityRoutes(app: SimApp, state: SimState): void {
-  app.all('/wxa/msg_sec_check', async (c) => {
-    requirePost(c)
-    const config = requireToken(c, state)
-    const body = await readJson(c)
+  tokenPost(app, state, '/wxa/msg_sec_check', (c, config, body) => {
     if (body.version !== 2) throw new WxError(40097)
     const scene = body.scene
     if (typeof scene !== 'number' || ![1, 2, 3, 4].includes(scene)) throw new WxError(40129)

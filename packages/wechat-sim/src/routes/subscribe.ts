@@ -2,7 +2,7 @@ import { WxError } from '../errors.js'
 import { keywordValueValid } from '../keyword-rules.js'
 import { plausiblePageWithQuery } from '../paths.js'
 import type { SimState } from '../state/sim-state.js'
-import { ok, readJson, requirePost, requireToken, str, type SimApp } from './context.js'
+import { ok, str, tokenPost, type SimApp } from './context.js'
 
 const STATES = ['developer', 'trial', 'formal']
 const LANGS = ['zh_CN', 'en_US', 'zh_HK', 'zh_TW']
@@ -13,10 +13,7 @@ function invalid(what: string): WxError {
 
 /** `POST /cgi-bin/message/subscribe/send`. */
 export function registerSubscribeRoutes(app: SimApp, state: SimState): void {
-  app.all('/cgi-bin/message/subscribe/send', async (c) => {
-    requirePost(c)
-    const config = requireToken(c, state)
-    const body = await readJson(c)
+  tokenPost(app, state, '/cgi-bin/message/subscribe/send', (c, config, body) => {
     const touser = str(body.touser)
     if (!touser || !state.users.get(config.appid, touser)) throw new WxError(40003)
     const templateId = str(body.template_id)

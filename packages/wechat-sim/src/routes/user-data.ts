@@ -1,13 +1,10 @@
 import { WxError } from '../errors.js'
 import type { SimState } from '../state/sim-state.js'
-import { ok, readJson, requirePost, requireToken, str, type SimApp } from './context.js'
+import { ok, str, tokenPost, type SimApp } from './context.js'
 
 /** `POST /wxa/business/getuserphonenumber`: one-use phone codes. */
 export function registerPhoneRoutes(app: SimApp, state: SimState): void {
-  app.all('/wxa/business/getuserphonenumber', async (c) => {
-    requirePost(c)
-    const config = requireToken(c, state)
-    const body = await readJson(c)
+  tokenPost(app, state, '/wxa/business/getuserphonenumber', (c, config, body) => {
     const code = str(body.code)
     if (!code) throw new WxError(40029)
     const phone = state.users.redeemPhoneCode(config.appid, code)

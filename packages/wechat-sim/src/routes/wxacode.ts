@@ -3,14 +3,7 @@ import { CODE_IMAGE } from '../jpeg.js'
 import { plausiblePage, plausiblePageWithQuery } from '../paths.js'
 import type { AppConfig } from '../state/apps.js'
 import type { SimState } from '../state/sim-state.js'
-import {
-  readJson,
-  requirePost,
-  requireToken,
-  str,
-  type SimApp,
-  type SimContext,
-} from './context.js'
+import { str, tokenPost, type SimApp, type SimContext } from './context.js'
 
 /** The characters WeChat allows in a getwxacodeunlimit scene (max 32). */
 const SCENE_CHARS = /^[0-9A-Za-z!#$&'()*+,/:;=?@\-._~]+$/
@@ -50,30 +43,34 @@ function limitedCode(
 
 /** Mini Program codes: success is JPEG bytes; errors are WeChat JSON. */
 export function registerWxacodeRoutes(app: SimApp, state: SimState): void {
-  app.all('/wxa/getwxacodeunlimit', async (c) => {
-    requirePost(c)
-    requireToken(c, state)
-    // A body that is not JSON is reported like a bad scene (WeChat's own wording).
-    const body = await readJson(c, { invalid: 40169 })
-    const scene = str(body.scene)
-    if (!scene || scene.length > 32) throw new WxError(40169)
-    if (!SCENE_CHARS.test(scene)) throw new WxError(40129)
-    if (body.page !== undefined && !plausiblePage(str(body.page) ?? '')) throw new WxError(41030)
-    checkCommonOptions(body)
-    return image(c)
-  })
+  // A body that is not JSON is reported like a bad scene or path (WeChat's own wording).
+  tokenPost(
+    app,
+    state,
+    '/wxa/getwxacodeunlimit',
+    (c, _config, body) => {
+      const scene = str(body.scene)
+      if (!scene || scene.length > 32) throw new WxError(40169)
+      if (!SCENE_CHARS.test(scene)) throw new WxError(40129)
+      if (body.page !== undefined && !plausiblePage(str(body.page) ?? '')) throw new WxError(41030)
+      checkCommonOptions(body)
+      return image(c)
+    },
+    { invalid: 40169 }
+  )
 
-  app.all('/wxa/getwxacode', async (c) => {
-    requirePost(c)
-    const config = requireToken(c, state)
-    limitedCode(state, config, await readJson(c, { invalid: 40159 }), 1024)
-    return image(c)
-  })
-
-  app.all('/cgi-bin/wxaapp/createwxaqrcode', async (c) => {
-    requirePost(c)
-    const config = requireToken(c, state)
-    limitedCode(state, config, await readJson(c, { invalid: 40159 }), 128)
-    return image(c)
-  })
+  for (const [path, maxLength] of [
+    ['/wxa/getwxacode', 1024],
+    ['/cgi-bin/wxaapp/createwxaqrcode', 128],
+  ] as const)
+    tokenPost(
+      app,
+      state,
+      path,
+      (c, config, body) => {
+        limitedCode(state, config, body, maxLength)
+        return image(c)
+      },
+      { invalid: 40159 }
+    )
 }
