@@ -199,6 +199,29 @@ describe('admin', () => {
     })
   })
 
+  it('registerApp answers the settings with defaults, never the secret; re-registering keeps tokens', async () => {
+    const { admin } = ctx.sim
+    const view = await admin.registerApp({ appid: 'wxnew', secret: 'hidden-secret' })
+    expect(view).toEqual({
+      appid: 'wxnew',
+      tokenExpiresIn: 7200,
+      tokenOverlapSeconds: 300,
+      dailyTokenQuota: 2000,
+      forceRefreshDailyLimit: 20,
+      unionBound: false,
+      ipAllowList: null,
+      loginRatePerMinute: 100,
+      qrcodeLifetimeLimit: 100_000,
+    })
+    const token = (await classicToken(ctx.sim, 'wxnew', 'hidden-secret')).body
+      .access_token as string
+    await admin.registerApp({ appid: 'wxnew', secret: 'rotated', tokenExpiresIn: 60 })
+    expect((await admin.checkToken(token)).valid).toBe(true)
+    expectWxError(await classicToken(ctx.sim, 'wxnew', 'hidden-secret'), 40125)
+    expect((await classicToken(ctx.sim, 'wxnew', 'rotated')).body.expires_in).toBe(60)
+    expect(await admin.tokens('wxnobody', 'stable')).toEqual({ current: null, all: [] })
+  })
+
   it('SimAdmin works from just the URL (trailing slash tolerated)', async () => {
     const admin = new SimAdmin(`${ctx.sim.url}/`)
     expect(await admin.calls()).toEqual({})

@@ -1,3 +1,5 @@
+import type { Fault } from '../faults.js'
+import type { AppConfig } from '../state/apps.js'
 import type {
   SimAppInit,
   SimCallCounts,
@@ -15,23 +17,11 @@ import type {
   TokenKind,
 } from '../types.js'
 
-/** A registered app as the admin API reports it (the secret is never echoed). */
-export type SimAppView = Omit<Required<SimAppInit>, 'secret' | 'ipAllowList'> & {
-  ipAllowList: string[] | null
-}
+/** A registered app as the admin API reports it: every default applied, the secret never echoed. */
+export type SimAppView = Omit<AppConfig, 'secret'>
 
 /** A pending fault as the admin API reports it. */
-export interface SimFaultView {
-  id: number
-  endpoint: string
-  latencyMs: number
-  outcome:
-    | { kind: 'errcode'; errcode: number; errmsg?: string }
-    | { kind: 'http_status'; status: number; body: string }
-    | { kind: 'drop' }
-    | null
-  remaining: number
-}
+export type SimFaultView = Fault
 
 /**
  * Typed client for the simulator's admin API (`/__sim/`). Needs only the simulator's URL, so
