@@ -61,9 +61,9 @@ describe('faults', () => {
     started = performance.now()
     expectWxError(await classicToken(ctx.sim), -1)
     expect(performance.now() - started).toBeGreaterThanOrEqual(190)
-    started = performance.now()
-    await classicToken(ctx.sim)
-    expect(performance.now() - started).toBeLessThan(150)
+    // Both faults are spent: the next call is answered normally.
+    expect(await ctx.sim.admin.faults()).toEqual([])
+    expect((await classicToken(ctx.sim)).body.access_token).toBeDefined()
   })
 
   it('http_status answers with that status and a non-JSON body', async () => {
@@ -190,7 +190,7 @@ describe('admin', () => {
     await new Promise((r) => setTimeout(r, 100))
     const started = performance.now()
     await sim.close()
-    expect(performance.now() - started).toBeLessThan(500)
+    expect(performance.now() - started).toBeLessThan(2000) // not the fault's 10 s
     expect(await hanging).toBeInstanceOf(Error)
     // The port is free again.
     await new Promise<void>((resolve, reject) => {
