@@ -307,14 +307,17 @@ export class TokenSlot {
         const retryAfterMs = await this.cooldownLeft()
         if (retryAfterMs > 0) return { type: 'cooldown', retryAfterMs }
       }
+      // WeChat starts the token's life when it handles the request, somewhere between sending it
+      // and receiving the answer: counting from the send never overestimates the life left.
+      const requestedAt = this.deps.clock.now()
       const answer = await this.fetchToken(request)
       if (answer.accessToken === this.record?.token) return { type: 'current' }
       const now = this.deps.clock.now()
       const record: TokenRecord = {
         token: answer.accessToken,
         generation: (this.record?.generation ?? 0) + 1,
-        obtainedAt: now,
-        wechatExpiresAt: now + answer.expiresIn * 1000,
+        obtainedAt: requestedAt,
+        wechatExpiresAt: requestedAt + answer.expiresIn * 1000,
         fetchedBy: this.deps.instanceId,
       }
       const written = keeper.lost ? 'not_owner' : await store.writeToken(this.slot, record, lease)
