@@ -217,13 +217,38 @@ export function createMetrics(opts: MetricsOptions): BrokerMetrics {
   engine.on('invalidation', onInvalidation)
   engine.on('lockAcquire', onLock)
 
+  // Label children cached per label set: label sets are bounded (route templates, configured
+  // clients and apps), and the lookup is cheaper than hashing labels on every request.
+  const httpChildren = new Map<
+    string,
+    {
+      count: ReturnType<typeof httpRequests.labels>
+      latency: ReturnType<typeof httpDuration.labels>
+    }
+  >()
+  const clientChildren = new Map<string, ReturnType<typeof clientRequests.labels>>()
   return {
     observeHttp(route, method, status, seconds) {
-      httpRequests.inc({ route, method, status: String(status) })
-      httpDuration.observe({ route }, seconds)
+      const key = `${route} ${method} ${status}`
+      let child = httpChildren.get(key)
+      if (!child) {
+        child = {
+          count: httpRequests.labels({ route, method, status: String(status) }),
+          latency: httpDuration.labels({ route }),
+        }
+        httpChildren.set(key, child)
+      }
+      child.count.inc()
+      child.latency.observe(seconds)
     },
     countClientRequest(client, appid, scope) {
-      clientRequests.inc({ client, appid, scope })
+      const key = `${client} ${appid} ${scope}`
+      let child = clientChildren.get(key)
+      if (!child) {
+        child = clientRequests.labels({ client, appid, scope })
+        clientChildren.set(key, child)
+      }
+      child.inc()
     },
     detach() {
       engine.off('refresh', onRefresh)

@@ -21,10 +21,8 @@ export function exitOnSignals(
     }, hardLimitMs).unref()
     broker.shutdown().then(
       () => {
-        broker.logger.flush()
-        process.exitCode = 0
-        // Let pino's async stdout writer finish before leaving.
-        setImmediate(() => process.exit(0))
+        // Let pino's buffered stdout writer finish before leaving.
+        broker.logger.flush(() => process.exit(0))
       },
       (error: unknown) => {
         broker.logger.error({ err: (error as Error).message }, 'shutdown failed')

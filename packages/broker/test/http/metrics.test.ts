@@ -6,6 +6,7 @@ import { parsePrometheus, type Exposition } from '../support/prom-text.js'
 
 let h: Harness
 let m: Exposition
+let simCalls: Record<string, number>
 
 beforeAll(async () => {
   h = await startHarness()
@@ -53,6 +54,7 @@ beforeAll(async () => {
   expect((await h.fetch('/nowhere/42')).status).toBe(404)
   const res = await h.fetch('/metrics')
   m = parsePrometheus(await res.text())
+  simCalls = await h.sim.admin.calls()
 })
 afterAll(async () => {
   await h.close()
@@ -106,6 +108,9 @@ describe('/metrics after a scripted run', () => {
     // the engine forces: two upstream calls for that refresh, both counted against the quota.
     expect(m.get('wxbroker_quota_used', { appid: APP1, api: '/cgi-bin/stable_token' })).toBe(3)
     expect(m.get('wxbroker_quota_used', { appid: APP2, api: '/cgi-bin/token' })).toBe(1)
+    // The simulator's own counts agree (APP1 is the only stable app, APP2 the only classic one).
+    expect(simCalls['/cgi-bin/stable_token']).toBe(3)
+    expect(simCalls['/cgi-bin/token']).toBe(1)
     expect(m.get('wxbroker_quota_limit', { appid: APP1, api: '/cgi-bin/stable_token' })).toBe(2000)
     expect(m.get('wxbroker_quota_warn_ratio', { appid: APP1 })).toBe(0.8)
     expect(
@@ -131,7 +136,13 @@ describe('/metrics after a scripted run', () => {
       m.get('wxbroker_token_expires_in_seconds', { appid: APP1, kind: 'stable' }) ?? 0
     expect(expiresIn).toBeGreaterThan(7100)
     expect(expiresIn).toBeLessThanOrEqual(7200)
-    expect(m.get('wxbroker_token_refresh_lead_seconds', { appid: APP1, kind: 'stable' })).toBe(600)
+    // The effective lead the engine works to: configured for classic tokens; inside WeChat's own
+    // pre-rotation window for stable ones.
+    expect(m.get('wxbroker_token_refresh_lead_seconds', { appid: APP2, kind: 'classic' })).toBe(600)
+    const stableLead = h.broker.engine.status().find((s) => s.appid === APP1)?.refreshLeadSeconds
+    expect(m.get('wxbroker_token_refresh_lead_seconds', { appid: APP1, kind: 'stable' })).toBe(
+      stableLead
+    )
     expect(m.get('wxbroker_app_failing', { appid: APP1, kind: 'stable' })).toBe(0)
     expect(m.get('wxbroker_last_wechat_errcode', { appid: APP1, kind: 'stable' })).toBe(0)
     expect(m.get('wxbroker_store_up')).toBe(1)

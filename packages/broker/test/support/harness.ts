@@ -54,7 +54,7 @@ export interface HarnessOptions {
   /** Simulator app settings overrides, keyed by appid. */
   simApps?: Record<string, Partial<SimAppInit>>
   /** Runs after the simulator starts and before the broker does (e.g. to inject faults). */
-  beforeBroker?: (sim: Simulator) => Promise<void>
+  beforeBroker?: (sim: Simulator) => Promise<unknown>
 }
 
 export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> {

@@ -1,6 +1,7 @@
 import { createRoute } from '@hono/zod-openapi'
 import { EngineError } from '../../engine/types.js'
 import { requireScope } from '../auth.js'
+import { limitBody } from '../body-limit.js'
 import type { BrokerApp, RouteDeps } from '../deps.js'
 import { authorizeApp } from '../deps.js'
 import { fromLoginError } from '../errors.js'
@@ -16,7 +17,10 @@ export function registerLoginRoutes(app: BrokerApp, deps: RouteDeps): void {
       'WeChat errors map to: 40029 → 400 invalid_code, 40163 → 409 code_used, 40226 → 403 code_blocked, ' +
       '45011 → 429 rate_limited (Retry-After 60), -1 and any other errcode → 502 wechat_error.',
     security: [{ bearer: [] }],
-    middleware: [requireScope(deps.auth, 'login')] as const,
+    middleware: [
+      requireScope(deps.auth, 'login'),
+      limitBody(deps.config.http.bodyLimitBytes),
+    ] as const,
     request: {
       params: AppidParams,
       body: { required: true, content: { 'application/json': { schema: LoginRequest } } },

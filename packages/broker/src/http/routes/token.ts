@@ -1,5 +1,6 @@
 import { createRoute } from '@hono/zod-openapi'
 import { requireScope } from '../auth.js'
+import { limitBody } from '../body-limit.js'
 import type { BrokerApp, RouteDeps } from '../deps.js'
 import { authorizeApp } from '../deps.js'
 import {
@@ -32,7 +33,7 @@ export function registerTokenRoutes(app: BrokerApp, deps: RouteDeps): void {
   app.openapi(getToken, async (c) => {
     const { appid } = c.req.valid('param')
     authorizeApp(c, deps, appid, 'token:read')
-    const token = await deps.engine.getToken(appid, { signal: c.req.raw.signal })
+    const token = await deps.engine.getToken(appid)
     return c.json(tokenJson(token), 200)
   })
 
@@ -42,7 +43,10 @@ export function registerTokenRoutes(app: BrokerApp, deps: RouteDeps): void {
     summary:
       'Report a token WeChat rejected (40001/40014/42001); refreshes only if it is still current',
     security: [{ bearer: [] }],
-    middleware: [requireScope(deps.auth, 'token:invalidate')] as const,
+    middleware: [
+      requireScope(deps.auth, 'token:invalidate'),
+      limitBody(deps.config.http.bodyLimitBytes),
+    ] as const,
     request: {
       params: AppidParams,
       body: { required: true, content: { 'application/json': { schema: InvalidateRequest } } },
