@@ -1,0 +1,154 @@
+// pnpm bench (root) → pnpm --filter wxbroker bench:http
+// Token GET through the broker (real engine, in-memory store, bearer auth, access log, metrics)
+// against a bare Hono server returning constant JSON, same machine, same run, with autocannon.
+// Both servers run as their own processes; the load generator runs here.
+import { spawn, type ChildProcess } from 'node:child_process'
+import { createHash } from 'node:crypto'
+import { mkdtempSync, writeFileSync } from 'node:fs'
+import { cpus, tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import autocannon from 'autocannon'
+import { freePort } from '@wxbroker/testkit'
+import { startSimulator } from '@wxbroker/wechat-sim'
+import { machine, table, writeBenchmarkSection } from './bench-table.js'
+
+const DOCS = fileURLToPath(new URL('../../../docs/benchmarks.md', import.meta.url))
+const BIN = fileURLToPath(new URL('../bin/wxbroker.js', import.meta.url))
+const BARE = fileURLToPath(new URL('./bare-server.ts', import.meta.url))
+const APPID = 'wx00000000000be0c1'
+const KEY = 'bench-client-key-000000000000000'
+const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50)
+const DURATION = Number(process.env.BENCH_SECONDS ?? 10)
+const WARMUP = 3
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3)
+
+/** Starts a server process on a known port; its stdout (the broker's access log) goes to /dev/null
+ * so that the load generator does not spend its own CPU reading it. */
+async function start(
+  args: string[],
+  readyPath: string
+): Promise<{ child: ChildProcess; url: string }> {
+  const port = await freePort()
+  const child = spawn(process.execPath, args, {
+    stdio: ['ignore', 'ignore', 'inherit'],
+    env: { ...process.env, PORT: String(port), WXBROKER_LISTEN_PORT: String(port) },
+  })
+  const url = `http://127.0.0.1:${port}`
+  const deadline = Date.now() + 20_000
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`${args.join(' ')} exited with ${child.exitCode}`)
+    const ok = await fetch(`${url}${readyPath}`).then(
+      (r) => r.ok,
+      () => false
+    )
+    if (ok) return { child, url }
+    await new Promise((r) => setTimeout(r, 100))
+  }
+  child.kill('SIGKILL')
+  throw new Error(`${args.join(' ')} did not become ready on ${url}`)
+}
+
+async function load(url: string, seconds: number): Promise<autocannon.Result> {
+  const result = await autocannon({
+    url: `${url}/v1/apps/${APPID}/token`,
+    connections: CONNECTIONS,
+    duration: seconds,
+    headers: { authorization: `Bearer ${KEY}` },
+  })
+  if (result.non2xx > 0 || result.errors > 0) {
+    throw new Error(`${url}: ${result.non2xx} non-2xx responses, ${result.errors} errors`)
+  }
+  return result
+}
+
+async function rssMiB(brokerUrl: string): Promise<number> {
+  const text = await (await fetch(`${brokerUrl}/metrics`)).text()
+  const m = /^process_resident_memory_bytes (\d+)/m.exec(text)
+  return m?.[1] ? Number(m[1]) / 2 ** 20 : NaN
+}
+
+async function main(): Promise<void> {
+  const sim = await startSimulator({ apps: [{ appid: APPID, secret: 'bench-secret' }] })
+  const dir = mkdtempSync(join(tmpdir(), 'wxb-bench-'))
+  const config = join(dir, 'wxbroker.yaml')
+  writeFileSync(
+    config,
+    [
+      'listen: { host: 127.0.0.1, port: 0 }',
+      `wechat: { baseUrl: "${sim.url}" }`,
+      `apps: [{ appid: ${APPID}, secret: bench-secret }]`,
+      'clients:',
+      `  - { name: bench, keySha256: ${createHash('sha256').update(KEY).digest('hex')}, apps: ["*"], scopes: [token:read] }`,
+    ].join('\n')
+  )
+  const bare = await start(['--import', 'tsx', BARE], `/v1/apps/${APPID}/token`)
+  const broker = await start([BIN, 'serve', '--config', config], '/readyz')
+  try {
+    await load(bare.url, WARMUP)
+    await load(broker.url, WARMUP)
+    // Alternating rounds, best of each: the machine may be shared, and a burst of someone else's
+    // work should not decide the ratio.
+    const bareRuns: autocannon.Result[] = []
+    const brokerRuns: autocannon.Result[] = []
+    for (let round = 0; round < ROUNDS; round++) {
+      if (round % 2 === 0) {
+        bareRuns.push(await load(bare.url, DURATION))
+        brokerRuns.push(await load(broker.url, DURATION))
+      } else {
+        brokerRuns.push(await load(broker.url, DURATION))
+        bareRuns.push(await load(bare.url, DURATION))
+      }
+    }
+    const best = (runs: autocannon.Result[]): autocannon.Result =>
+      runs.reduce((a, r) => (r.requests.average > a.requests.average ? r : a))
+    const b = best(bareRuns)
+    const w = best(brokerRuns)
+    const rss = await rssMiB(broker.url)
+    const ratio = w.requests.average / b.requests.average
+    const p99Ratio = w.latency.p99 / b.latency.p99
+    const rows = [
+      [
+        'bare Hono (constant JSON)',
+        Math.round(b.requests.average),
+        b.latency.p50,
+        b.latency.p99,
+        '1.00',
+        '1.00',
+      ],
+      [
+        'wxbroker token GET',
+        Math.round(w.requests.average),
+        w.latency.p50,
+        w.latency.p99,
+        ratio.toFixed(2),
+        p99Ratio.toFixed(2),
+      ],
+    ]
+    const verdict = `${ratio >= 0.9 ? 'meets' : 'misses'} the ≥ 0.9× throughput target; p99 ${p99Ratio <= 1.2 ? 'meets' : 'misses'} the ≤ 1.2× target`
+    const md = [
+      '## HTTP: token GET through the broker vs a bare Hono server',
+      '',
+      '`pnpm bench` (runs `pnpm --filter wxbroker bench:http`, source `packages/broker/bench/http.ts`).',
+      `autocannon, ${CONNECTIONS} connections, ${DURATION} s runs after a ${WARMUP} s warm-up each, ${ROUNDS} alternating`,
+      'rounds, best round of each server shown. Both servers are single Node processes on 127.0.0.1 and',
+      'the load generator is a third. The broker runs',
+      '`wxbroker serve` with the real engine on the in-memory store, bearer auth, the JSON access log and',
+      'metrics on; the baseline is Hono on @hono/node-server returning the same-sized constant JSON.',
+      '',
+      table(['server', 'req/s', 'p50 ms', 'p99 ms', 'throughput ×', 'p99 ×'], rows),
+      '',
+      `Broker RSS after the run: ${rss.toFixed(0)} MiB. Result: ${verdict}.`,
+      '',
+      `Machine: ${machine()}, ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}; ${new Date().toISOString().slice(0, 10)}.`,
+    ].join('\n')
+    writeBenchmarkSection(DOCS, 'http', md)
+    process.stdout.write(`${md}\n`)
+  } finally {
+    bare.child.kill('SIGTERM')
+    broker.child.kill('SIGTERM')
+    await sim.close()
+  }
+}
+
+await main()
