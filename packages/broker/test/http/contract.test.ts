@@ -415,3 +415,37 @@ describe('no token available', () => {
     await expectError(res, 503, 'token_unavailable')
   })
 })
+
+describe('logs and shutdown', () => {
+  it('writes one access line per request with route template, status, latency, client and request id', async () => {
+    const res = await h.fetch(`/v1/apps/${APP1}/token`, {
+      key: KEYS.reader,
+      headers: { 'x-request-id': 'access-line-1' },
+    })
+    expect(res.status).toBe(200)
+    // The access line is written after the response is sent.
+    await new Promise((r) => setTimeout(r, 20))
+    const lines = h.logs
+      .map((l) => JSON.parse(l) as Record<string, unknown>)
+      .filter((l) => l.request_id === 'access-line-1')
+    expect(lines).toHaveLength(1)
+    expect(lines[0]).toMatchObject({
+      msg: 'request',
+      route: '/v1/apps/{appid}/token',
+      method: 'GET',
+      status: 200,
+      client: 'reader',
+    })
+    expect(typeof lines[0]?.ms).toBe('number')
+  })
+
+  it('/readyz answers 503 shutting_down as soon as shutdown begins', async () => {
+    const s = await startHarness()
+    const stopping = s.broker.shutdown()
+    const res = await s.broker.app.request('/readyz')
+    expect(res.status).toBe(503)
+    expect(((await res.json()) as { reasons: string[] }).reasons).toContain('shutting_down')
+    await stopping
+    await s.sim.close()
+  })
+})
