@@ -39,8 +39,18 @@ export async function main(argv: string[]): Promise<number | 'running'> {
         return hashKeyCommand(parsed().positionals, out)
       case 'demo': {
         // Loaded only here: the demo needs the simulator, which production bundles do not ship.
-        const { demoCommand } = await import('./demo.js')
-        return await demoCommand({ port: parsed().port }, out)
+        const demo = await import('./demo.js').catch((e: unknown) => {
+          if ((e as NodeJS.ErrnoException).code !== 'ERR_MODULE_NOT_FOUND') throw e
+          return undefined
+        })
+        if (!demo) {
+          err('wxbroker demo needs the repository checkout (the WeChat simulator is a development')
+          err(
+            'package, not part of production installs): run `pnpm demo` from the repository root.'
+          )
+          return 1
+        }
+        return await demo.demoCommand({ port: parsed().port }, out)
       }
       case undefined:
       case 'help':
