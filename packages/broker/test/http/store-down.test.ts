@@ -1,0 +1,35 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { startRedis } from '@wxbroker/testkit'
+import { APP1, KEYS, expectError, startHarness, type Harness } from '../support/harness.js'
+import { parsePrometheus } from '../support/prom-text.js'
+
+// A broker whose Redis is unreachable from the start: 503 store_unavailable, not ready, store_up 0.
+
+let h: Harness
+let stopRedis: () => Promise<void>
+beforeAll(async () => {
+  const redis = await startRedis()
+  stopRedis = redis.stopAll
+  await redis.kill()
+  h = await startHarness({ config: { store: { redis: redis.url, keyPrefix: 'wxbdown' } } })
+})
+afterAll(async () => {
+  await h.close()
+  await stopRedis()
+})
+
+describe('store unreachable', () => {
+  it('token reads answer 503 store_unavailable with Retry-After', async () => {
+    const res = await h.fetch(`/v1/apps/${APP1}/token`, { key: KEYS.reader })
+    expect(Number(res.headers.get('retry-after'))).toBeGreaterThan(0)
+    await expectError(res, 503, 'store_unavailable')
+  })
+
+  it('/readyz is 503 with store_up false, and wxbroker_store_up is 0', async () => {
+    const ready = await h.fetch('/readyz')
+    expect(ready.status).toBe(503)
+    expect(await ready.json()).toMatchObject({ ready: false, store_up: false })
+    const m = parsePrometheus(await (await h.fetch('/metrics')).text())
+    expect(m.get('wxbroker_store_up')).toBe(0)
+  })
+})
