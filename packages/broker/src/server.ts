@@ -73,18 +73,26 @@ export async function startBroker(
 ): Promise<RunningBroker> {
   const { app, engine, registry, logger, deps, detach } = buildBroker(config, opts)
   await engine.start()
-  const server = await new Promise<Server>((resolve, reject) => {
-    const s = serve(
-      {
-        fetch: app.fetch,
-        hostname: config.listen.host,
-        port: config.listen.port,
-        overrideGlobalObjects: opts.overrideGlobalObjects ?? true,
-      },
-      () => resolve(s as Server)
-    )
-    s.once('error', reject)
-  })
+  let server: Server
+  try {
+    server = await new Promise<Server>((resolve, reject) => {
+      const s = serve(
+        {
+          fetch: app.fetch,
+          hostname: config.listen.host,
+          port: config.listen.port,
+          overrideGlobalObjects: opts.overrideGlobalObjects ?? true,
+        },
+        () => resolve(s as Server)
+      )
+      s.once('error', reject)
+    })
+  } catch (error) {
+    // Nothing listens: release what the engine holds before reporting.
+    detach()
+    await engine.stop()
+    throw error
+  }
   const address = server.address() as AddressInfo
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address
   const url = `http://${host}:${address.port}`

@@ -50,7 +50,18 @@ export async function serveCommand(
     throw e
   }
   const logger = createLogger({ level: config.log.level })
-  const broker = await startBroker(config, { logger })
+  let broker: RunningBroker
+  try {
+    broker = await startBroker(config, { logger })
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code
+    if (code !== 'EADDRINUSE' && code !== 'EACCES' && code !== 'EADDRNOTAVAIL') throw e
+    err(
+      `cannot listen on ${config.listen.host}:${config.listen.port} (${code}); ` +
+        'change listen in the config or WXBROKER_LISTEN_PORT / WXBROKER_LISTEN_HOST'
+    )
+    return 1
+  }
   exitOnSignals(broker)
   return 'running'
 }

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startRedis } from '@wxbroker/testkit'
 import { startSimulator, type Simulator } from '@wxbroker/wechat-sim'
-import { serveBroker } from '../support/spawn-broker.js'
+import { serveBroker, spawnBroker, writeConfig } from '../support/spawn-broker.js'
 
 // Real `wxbroker serve` processes: two replicas on one Redis serve the same token, and SIGTERM
 // during an in-flight request lets it finish and exits 0.
@@ -92,6 +92,25 @@ describe('wxbroker serve', () => {
     } finally {
       await sim.admin.clearFaults()
       await broker.proc.stop('SIGKILL')
+    }
+  })
+})
+
+describe('wxbroker serve, port taken', () => {
+  it('exits 1 with a message naming the address and the fix', async () => {
+    const first = await serveBroker(config(sim.url), { APP_SECRET: SECRET })
+    try {
+      const port = new URL(first.url).port
+      const second = spawnBroker(
+        ['serve', '--config', writeConfig(config(sim.url).replace('port: 0', `port: ${port}`))],
+        {
+          APP_SECRET: SECRET,
+        }
+      )
+      expect(await second.proc.exited).toBe(1)
+      expect(second.stderr()).toContain(`cannot listen on 127.0.0.1:${port} (EADDRINUSE)`)
+    } finally {
+      await first.proc.stop('SIGTERM')
     }
   })
 })

@@ -73,14 +73,18 @@ export function spawnBroker(args: string[], env: Record<string, string> = {}): B
 }
 
 /** Starts `wxbroker serve` with a config file and waits for its "listening" log line. */
+/** Writes a config file in a fresh temporary directory and returns its path. */
+export function writeConfig(configYaml: string): string {
+  const file = join(mkdtempSync(join(tmpdir(), 'wxb-serve-')), 'wxbroker.yaml')
+  writeFileSync(file, configYaml)
+  return file
+}
+
 export async function serveBroker(
   configYaml: string,
   env: Record<string, string> = {}
 ): Promise<BrokerProcess & { url: string }> {
-  const dir = mkdtempSync(join(tmpdir(), 'wxb-serve-'))
-  const file = join(dir, 'wxbroker.yaml')
-  writeFileSync(file, configYaml)
-  const broker = spawnBroker(['serve', '--config', file], env)
+  const broker = spawnBroker(['serve', '--config', writeConfig(configYaml)], env)
   const line = await broker.waitForLine((l) => l.includes('"msg":"wxbroker listening"'))
   const { url } = JSON.parse(line) as { url: string }
   return { ...broker, url }
