@@ -85,7 +85,8 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
   )
   const logs: string[] = []
   const logger = createLogger({
-    level: 'debug',
+    // The configured level when a test sets one, else debug: as much material as possible.
+    level: config.log.level === 'info' ? 'debug' : config.log.level,
     destination: { write: (line: string) => void logs.push(line) },
   })
   const broker = await startBroker(config, {
