@@ -7,3 +7,10 @@ export {
   type RedisServer,
   type RedisServers,
 } from './redis.js'
+export {
+  BROKER_BIN,
+  serveBroker,
+  spawnBroker,
+  writeConfig,
+  type BrokerProcess,
+} from './broker-process.js'

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { spawnBroker } from '../support/spawn-broker.js'
+import { spawnBroker } from '@wxbroker/testkit'
 
 // `pnpm demo` (= wxbroker demo): starts, its printed curl lines work, Ctrl-C stops it cleanly.
 

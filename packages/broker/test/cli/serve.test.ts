@@ -1,8 +1,7 @@
 import { createHash } from 'node:crypto'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { startRedis } from '@wxbroker/testkit'
 import { startSimulator, type Simulator } from '@wxbroker/wechat-sim'
-import { serveBroker, spawnBroker, writeConfig } from '../support/spawn-broker.js'
+import { serveBroker, spawnBroker, startRedis, writeConfig } from '@wxbroker/testkit'
 
 // Real `wxbroker serve` processes: two replicas on one Redis serve the same token, and SIGTERM
 // during an in-flight request lets it finish and exits 0.

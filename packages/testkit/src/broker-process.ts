@@ -2,9 +2,11 @@ import { mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { spawnTracked, type TrackedProcess } from '@wxbroker/testkit'
+import { spawnTracked, type TrackedProcess } from './processes.js'
 
-export const BIN = fileURLToPath(new URL('../../bin/wxbroker.js', import.meta.url))
+// Tests of other packages (the client, deploy) start the real daemon as a black box through its
+// CLI, so they share only the wire contract with it, never its code.
+export const BROKER_BIN = fileURLToPath(new URL('../../broker/bin/wxbroker.js', import.meta.url))
 
 /** A `wxbroker <command>` child process with its stdout split into lines. */
 export interface BrokerProcess {
@@ -16,7 +18,7 @@ export interface BrokerProcess {
 }
 
 export function spawnBroker(args: string[], env: Record<string, string> = {}): BrokerProcess {
-  const proc = spawnTracked(process.execPath, [BIN, ...args], {
+  const proc = spawnTracked(process.execPath, [BROKER_BIN, ...args], {
     env: { PATH: process.env.PATH ?? '', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   })
@@ -72,7 +74,6 @@ export function spawnBroker(args: string[], env: Record<string, string> = {}): B
   return { proc, stdout, stderr: () => err, waitForLine }
 }
 
-/** Starts `wxbroker serve` with a config file and waits for its "listening" log line. */
 /** Writes a config file in a fresh temporary directory and returns its path. */
 export function writeConfig(configYaml: string): string {
   const file = join(mkdtempSync(join(tmpdir(), 'wxb-serve-')), 'wxbroker.yaml')
@@ -80,6 +81,7 @@ export function writeConfig(configYaml: string): string {
   return file
 }
 
+/** Starts `wxbroker serve` with a config file and waits for its "listening" log line. */
 export async function serveBroker(
   configYaml: string,
   env: Record<string, string> = {}
