@@ -38,7 +38,7 @@ export const DEFAULT_TUNING: Readonly<EngineTuning> = Object.freeze({
 })
 
 /** How long stop() waits for refreshes in flight. */
-const STOP_DRAIN_MS = 5_000
+const STOP_DRAIN_MS = 3_000
 
 const silentLogger: Logger = { debug() {}, info() {}, warn() {}, error() {} }
 
@@ -115,12 +115,13 @@ class Engine extends EventEmitter implements TokenEngine {
 
   async stop(): Promise<void> {
     clearInterval(this.syncTimer)
-    // Let refreshes in flight write their token (bounded), so no upstream call is wasted.
+    // Let refreshes in flight write their token, so no upstream call is wasted; but a slow WeChat
+    // must not hold shutdown: after the drain window, requests in flight are aborted.
     const drained = Promise.all([...this.slots.values()].map((slot) => slot.stop()))
-    await Promise.race([
-      drained,
-      new Promise((resolve) => setTimeout(resolve, STOP_DRAIN_MS).unref()),
-    ])
+    const window = new Promise((resolve) => setTimeout(resolve, STOP_DRAIN_MS).unref())
+    await Promise.race([drained, window])
+    this.wechat.abortAll()
+    await drained
     await this.store.close()
   }
 

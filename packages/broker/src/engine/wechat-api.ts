@@ -1,4 +1,3 @@
-import { sleep } from './clock.js'
 import { WeChatError, WeChatTransportError, isTransientErrcode, ridOf } from './wechat-errors.js'
 import type { Code2SessionResult, EngineEvents, WeChatOptions } from './types.js'
 
@@ -51,6 +50,13 @@ export class WeChatApi {
   }
 
   private readonly timeoutMs: number
+  /** Aborted on shutdown: requests and back-off waits in flight end at once. */
+  private readonly shutdown = new AbortController()
+
+  /** Ends every request and back-off wait in flight (engine shutdown). */
+  abortAll(): void {
+    this.shutdown.abort()
+  }
 
   async classicToken(
     appid: string,
@@ -121,7 +127,7 @@ export class WeChatApi {
     const attempts = options.retry ? Math.max(1, this.retryPolicy.attempts) : 1
     let lastError: Error = new Error('no attempt made')
     for (let attempt = 1; attempt <= attempts; attempt++) {
-      if (attempt > 1) await sleep(this.backoffMs(attempt - 1))
+      if (attempt > 1) await this.pause(this.backoffMs(attempt - 1))
       try {
         return await this.tryBases(endpoint, options)
       } catch (error) {
@@ -162,7 +168,7 @@ export class WeChatApi {
         method: options.method,
         headers: options.body === undefined ? {} : { 'content-type': 'application/json' },
         body: options.body === undefined ? null : JSON.stringify(options.body),
-        signal: AbortSignal.timeout(this.timeoutMs),
+        signal: AbortSignal.any([AbortSignal.timeout(this.timeoutMs), this.shutdown.signal]),
       })
     } catch (error) {
       const label = (error as Error).name === 'TimeoutError' ? 'timeout' : 'network'
@@ -193,6 +199,18 @@ export class WeChatApi {
       throw new WeChatError(endpoint, { errcode, errmsg, rid: ridOf(errmsg) })
     }
     return json
+  }
+
+  /** A back-off wait that shutdown cuts short (the next attempt then fails at once). */
+  private pause(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, ms)
+      function done(): void {
+        clearTimeout(timer)
+        resolve()
+      }
+      this.shutdown.signal.addEventListener('abort', done, { once: true })
+    })
   }
 
   private backoffMs(retry: number): number {

@@ -120,3 +120,29 @@ describe('WeChat faults (guarantee 6: never retried in a loop; transient ones ba
     expect(wechatRequests.map((e) => e.errcode)).toEqual(['network', '0'])
   })
 })
+
+describe('shutdown during a slow WeChat call', () => {
+  it('stop() aborts the call after the drain window instead of waiting for its timeout and retries', async () => {
+    const sim = await startSimulator()
+    const appid = newAppid()
+    await sim.admin.registerApp({ appid, secret: SECRET })
+    await sim.admin.addFault({ endpoint: '/cgi-bin/token', type: 'latency', ms: 20_000, times: -1 })
+    const engine = createEngine({
+      ...options(sim, [app(appid)], { kind: 'memory' }),
+      wechat: { baseUrl: sim.url, fallbackBaseUrls: [], timeoutMs: 15_000 },
+    })
+    // The quota reservation comes right before the WeChat call.
+    const onTheWire = new Promise((resolve) => engine.on('quota', resolve))
+    await engine.start()
+    const reader = engine.getToken(appid).catch((e: unknown) => e)
+    await onTheWire
+    const started = performance.now()
+    await engine.stop()
+    const took = performance.now() - started
+    // The drain window is 3 s; without the abort, stop would wait for the 15 s timeout.
+    expect(took).toBeGreaterThan(2_500)
+    expect(took).toBeLessThan(5_000)
+    expect(await reader).toBeInstanceOf(EngineError)
+    await sim.close()
+  }, 20_000)
+})
