@@ -1,34 +1,12 @@
-import { Registry, collectDefaultMetrics } from 'prom-client'
+import type { MetricType } from './prom-exposition.js'
+import { parseExposition } from './prom-exposition.js'
+import { startRunningBroker } from './running-broker.js'
 
-// The one source of "metrics the broker exports" for the dashboard and rule checks. Today it is the
-// broker's metrics contract (design §7 and the deploy brief) plus prom-client's default process
-// metrics, read from a real registry. Once the broker runs, swap this for a scrape of its /metrics
-// (parse the `# TYPE name type` lines): callers only see the map.
+// The one source of "metrics the broker exports" for the dashboard and rule checks: the families
+// on /metrics of a real `wxbroker serve` that has fetched tokens and served requests (so labelled
+// series exist; `# TYPE` lines give the families that have no samples yet as well).
 
-export type MetricType = 'counter' | 'gauge' | 'histogram' | 'summary' | 'untyped'
-
-const BROKER_METRICS: Record<string, MetricType> = {
-  wxbroker_token_refresh_total: 'counter',
-  wxbroker_token_refresh_duration_seconds: 'histogram',
-  wxbroker_token_expires_in_seconds: 'gauge',
-  wxbroker_token_generation: 'gauge',
-  wxbroker_token_refresh_lead_seconds: 'gauge',
-  wxbroker_quota_used: 'gauge',
-  wxbroker_quota_limit: 'gauge',
-  wxbroker_quota_warn_ratio: 'gauge',
-  wxbroker_quota_wechat_used: 'gauge',
-  wxbroker_quota_wechat_limit: 'gauge',
-  wxbroker_app_failing: 'gauge',
-  wxbroker_last_wechat_errcode: 'gauge',
-  wxbroker_wechat_requests_total: 'counter',
-  wxbroker_wechat_request_duration_seconds: 'histogram',
-  wxbroker_invalidations_total: 'counter',
-  wxbroker_lock_acquire_total: 'counter',
-  wxbroker_store_up: 'gauge',
-  wxbroker_http_requests_total: 'counter',
-  wxbroker_http_request_duration_seconds: 'histogram',
-  wxbroker_client_requests_total: 'counter',
-}
+export type { MetricType } from './prom-exposition.js'
 
 /** Series Prometheus itself adds to every scrape target. */
 export const SCRAPE_SERIES: ReadonlySet<string> = new Set([
@@ -39,14 +17,34 @@ export const SCRAPE_SERIES: ReadonlySet<string> = new Set([
   'scrape_series_added',
 ])
 
-async function defaultProcessMetrics(): Promise<Record<string, MetricType>> {
-  const registry = new Registry()
-  collectDefaultMetrics({ register: registry })
-  const metrics = await registry.getMetricsAsJSON()
-  return Object.fromEntries(metrics.map((m) => [m.name, String(m.type) as MetricType]))
+export interface BrokerScrape {
+  families: ReadonlyMap<string, MetricType>
+  /** The raw exposition, for assertions on samples. */
+  text: string
+}
+
+/** Starts a broker (with the simulator), scrapes /metrics once and stops it. */
+export async function scrapeRunningBroker(): Promise<BrokerScrape> {
+  const broker = await startRunningBroker()
+  try {
+    const res = await fetch(`${broker.url}/metrics`)
+    const text = await res.text()
+    if (res.status !== 200) throw new Error(`GET /metrics: ${res.status} ${text}`)
+    return { families: parseExposition(text).families, text }
+  } finally {
+    await broker.stop()
+  }
+}
+
+let scrape: Promise<BrokerScrape> | undefined
+
+/** The scrape of a running broker, taken once per test process. */
+export function brokerScrape(): Promise<BrokerScrape> {
+  scrape ??= scrapeRunningBroker()
+  return scrape
 }
 
 /** Every metric family the broker exports, by name, with its type. */
 export async function knownMetrics(): Promise<ReadonlyMap<string, MetricType>> {
-  return new Map(Object.entries({ ...(await defaultProcessMetrics()), ...BROKER_METRICS }))
+  return (await brokerScrape()).families
 }

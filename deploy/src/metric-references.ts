@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs'
 import { parse } from 'yaml'
 import type { MetricType } from './known-metrics.js'
 import { SCRAPE_SERIES } from './known-metrics.js'
+import { familyOf } from './prom-exposition.js'
 import { readPromql, substituteGrafanaVariables } from './promql.js'
 
 // Where the dashboard and the rules name metrics, and whether each name is one the broker exports.
@@ -63,19 +64,6 @@ export function dashboardExpressions(dashboard: Dashboard): PromqlUse[] {
     if (m?.[1]) uses.push({ where: `variable ${v.name}`, expr: m[1] })
   }
   return uses
-}
-
-/** The exported family a series belongs to, or undefined: `_bucket`/`_sum`/`_count` only on histograms and summaries. */
-export function familyOf(
-  series: string,
-  known: ReadonlyMap<string, MetricType>
-): string | undefined {
-  if (known.has(series)) return series
-  const m = /^(.+)_(bucket|sum|count)$/.exec(series)
-  if (!m?.[1]) return undefined
-  const type = known.get(m[1])
-  if (type === 'histogram' || (type === 'summary' && m[2] !== 'bucket')) return m[1]
-  return undefined
 }
 
 export interface MetricProblem {
