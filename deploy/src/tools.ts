@@ -40,5 +40,7 @@ export function findKustomize(): ((dir: string) => string) | undefined {
 
 export const INSTALL_HINTS = {
   promtool: 'apt-get install prometheus (Debian ships promtool in it)',
+  prometheus: 'apt-get install prometheus (Debian; .ci/run installs it)',
+  chromium: 'apt-get install chromium (Debian; .ci/run installs it; never a downloaded browser)',
   dockerCompose: 'apt-get install docker-compose (its `config` needs no engine)',
 } as const
