@@ -54,6 +54,8 @@ export interface AppView {
   appid: string
   token_kind: string
   generation: number | null
+  /** Safe remaining use of the current token, in seconds. */
+  expires_in: number
   quota: { used: number; limit: number; warn: boolean }
 }
 
