@@ -72,3 +72,40 @@ describe('daily quota (guarantee 6)', () => {
     }
   })
 })
+
+describe('quota reconciliation', () => {
+  let redis: RedisServer & { stopAll: () => Promise<void> }
+  let sim: Simulator
+
+  beforeAll(async () => {
+    ;[redis, sim] = await Promise.all([startRedis(), startSimulator()])
+  })
+  afterAll(async () => {
+    await sim?.close()
+    await redis?.stopAll()
+  })
+
+  it("keeps WeChat's own figure beside the broker's count, on every replica", async () => {
+    const appid = newAppid()
+    await sim.admin.registerApp({ appid, secret: SECRET, dailyTokenQuota: 50 })
+    const store = redisStore([redis.url])
+    const opts = options(sim, [app(appid, { dailyQuota: 40 })], store, {
+      tuning: { reconcileQuota: true },
+    })
+    const [refresher, other] = [createEngine(opts), createEngine(opts)]
+    await refresher.start()
+    try {
+      await refresher.getToken(appid)
+      await expect
+        .poll(() => refresher.status()[0]!.quota.wechat)
+        .toMatchObject({ used: 1, limit: 50 })
+      expect(refresher.status()[0]!.quota).toMatchObject({ used: 1, limit: 40 })
+      expect(await calls(sim, '/cgi-bin/openapi/quota/get', appid)).toBe(1)
+      // Another replica learns WeChat's figure from the store on its sync.
+      await other.start()
+      await expect.poll(() => other.status()[0]!.quota.wechat).toMatchObject({ used: 1, limit: 50 })
+    } finally {
+      await Promise.all([refresher.stop(), other.stop()])
+    }
+  })
+})

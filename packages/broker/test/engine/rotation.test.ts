@@ -151,4 +151,27 @@ describe('proactive rotation (guarantees 2 and 3)', () => {
     expect(guarded.token.accessToken).toBe(forced.token.accessToken)
     expect(await calls(sim, '/cgi-bin/stable_token', appid)).toBe(4)
   })
+
+  it('stable: the daily force_refresh limit refuses like a cooldown, without calling WeChat', async () => {
+    const appid = newAppid()
+    await sim.admin.registerApp({ appid, secret: SECRET })
+    const opts = options(
+      sim,
+      [app(appid, { tokenKind: 'stable', invalidateCooldownSeconds: 0 })],
+      redisStore([redis.url]),
+      { tuning: { forceRefreshMinIntervalSeconds: 0, forceRefreshDailyLimit: 1 } }
+    )
+    engines = [createEngine(opts)]
+    const [engine] = engines as [TokenEngine]
+    await engine.start()
+    const first = await engine.getToken(appid)
+    const forced = await engine.invalidate(appid, first.accessToken, 40001)
+    expect(forced.refreshed).toBe(true)
+    const before = await calls(sim, '/cgi-bin/stable_token', appid)
+
+    const refused = await engine.invalidate(appid, forced.token.accessToken, 40001)
+    expect(refused).toMatchObject({ refreshed: false, reason: 'cooldown' })
+    // Only the normal-mode call was made; the second force was refused before WeChat.
+    expect(await calls(sim, '/cgi-bin/stable_token', appid)).toBe(before + 1)
+  })
 })

@@ -160,7 +160,7 @@ export class RedisStore implements Store {
 
   async incr(key: string, ttlMs: number): Promise<number> {
     const counts = await this.onNodes(
-      (c) => c.eval(INCR_WITH_TTL, 1, this.key(key), String(Math.round(ttlMs))) as Promise<number>,
+      (c) => c.eval(INCR_WITH_TTL, 1, this.key(key), String(pxTtl(ttlMs))) as Promise<number>,
       this.quorum
     )
     return Math.max(...counts)
@@ -172,7 +172,7 @@ export class RedisStore implements Store {
   }
 
   async setValue(key: string, value: string, ttlMs: number): Promise<void> {
-    await this.onNodes((c) => c.set(this.key(key), value, 'PX', Math.round(ttlMs)), this.quorum)
+    await this.onNodes((c) => c.set(this.key(key), value, 'PX', pxTtl(ttlMs)), this.quorum)
   }
 
   async getValue(key: string): Promise<string | null> {
@@ -250,6 +250,11 @@ async function heldByAnother(error: ExecutionError): Promise<boolean> {
   return stats.some((s) =>
     [...s.votesAgainst.values()].some((e) => e instanceof ResourceLockedError)
   )
+}
+
+/** Redis refuses PX 0: a zero or sub-millisecond TTL (a disabled cooldown) becomes 1 ms. */
+function pxTtl(ttlMs: number): number {
+  return Math.max(1, Math.round(ttlMs))
 }
 
 function parseRecord(raw: string): TokenRecord | null {
