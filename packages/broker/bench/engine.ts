@@ -4,11 +4,10 @@
 //    minimum ceil(86400 / (7200 - lead)) per token kind.
 import { cpus } from 'node:os'
 import { fileURLToPath } from 'node:url'
-import { startRedis } from '@wxbroker/testkit'
+import { machine, startRedis, table, writeBenchmarkSection } from '@wxbroker/testkit'
 import { startSimulator, type Simulator } from '@wxbroker/wechat-sim'
 import { createEngine, type TokenEngine, type TokenKind } from '../src/engine/index.js'
 import { ManualClock } from '../test/engine/manual-clock.js'
-import { machine, table, writeBenchmarkSection } from './bench-table.js'
 
 const DOCS = fileURLToPath(new URL('../../../docs/benchmarks.md', import.meta.url))
 const APPID = 'wx00000000000be0c1'

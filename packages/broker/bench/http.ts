@@ -9,9 +9,8 @@ import { cpus, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import autocannon from 'autocannon'
-import { freePort } from '@wxbroker/testkit'
+import { freePort, machine, table, writeBenchmarkSection } from '@wxbroker/testkit'
 import { startSimulator } from '@wxbroker/wechat-sim'
-import { machine, table, writeBenchmarkSection } from './bench-table.js'
 
 const DOCS = fileURLToPath(new URL('../../../docs/benchmarks.md', import.meta.url))
 const BIN = fileURLToPath(new URL('../bin/wxbroker.js', import.meta.url))

@@ -14,3 +14,4 @@ export {
   writeConfig,
   type BrokerProcess,
 } from './broker-process.js'
+export { machine, table, writeBenchmarkSection } from './benchmarks.js'

@@ -1,3 +1,4 @@
+// Shared by the benchmark scripts: each writes its own marked section of docs/benchmarks.md.
 import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 
 /** Replaces (or appends) one benchmark's section of docs/benchmarks.md, between markers. */
