@@ -1,20 +1,19 @@
-/** The runnable example in examples/ really runs: spawned through tsx against the stub broker. */
+/** The runnable example in examples/ really runs: spawned through tsx against the real broker. */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { freePort } from '@wxbroker/testkit'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import type { BrokerStub } from './helpers/broker-stub.js'
-import { API_KEY, APPID, useSim, startStub } from './helpers/fixtures.js'
+import { API_KEY, APPID, useSim } from './helpers/fixtures.js'
+import { useRealBroker } from './helpers/real-broker.js'
 
 const root = fileURLToPath(new URL('../../../', import.meta.url))
 
 const sim = useSim()
-let stub: BrokerStub
+const broker = useRealBroker(() => ({ wechatUrl: sim().url }))
 let child: ChildProcess
 let base: string
 
 beforeAll(async () => {
-  stub = await startStub(sim())
   const port = await freePort()
   base = `http://127.0.0.1:${port}`
   child = spawn(process.execPath, ['--import', 'tsx', 'examples/login-and-notify.ts'], {
@@ -22,7 +21,7 @@ beforeAll(async () => {
     env: {
       ...process.env,
       TSX_TSCONFIG_PATH: 'examples/tsconfig.json',
-      BROKER_URL: stub.url,
+      BROKER_URL: broker().url,
       WXBROKER_KEY: API_KEY,
       APPID,
       WECHAT_BASE_URL: sim().url,
@@ -47,7 +46,6 @@ afterAll(async () => {
     child.kill('SIGTERM')
     await exited
   }
-  await stub.close()
 })
 
 describe('examples/login-and-notify.ts', () => {

@@ -1,14 +1,14 @@
 /**
- * The whole path a service uses: MiniProgramClient → BrokerTokenProvider → broker (the stub in
- * helpers/broker-stub.ts, backed by the simulator) → simulator.
+ * The whole path a service uses: MiniProgramClient → BrokerTokenProvider → the real wxbroker
+ * daemon (`wxbroker serve`, one process for the file, in-memory store) → the WeChat simulator.
+ * Counts come from the outside: the simulator's call log and the broker's /metrics.
  */
 import { inspect } from 'node:util'
-import { afterAll, beforeEach, describe, expect, it } from 'vitest'
+import { beforeEach, describe, expect, it } from 'vitest'
 import { BrokerTokenProvider } from '../src/broker-token-provider.js'
 import { MiniProgramClient } from '../src/mini-program-client.js'
 import { SessionManager } from '../src/session/session-manager.js'
 import { StaticTokenProvider } from '../src/token-provider.js'
-import type { BrokerStub } from './helpers/broker-stub.js'
 import {
   API_KEY,
   APPID,
@@ -18,89 +18,64 @@ import {
   deadUrl,
   rejection,
   simToken,
-  useSim,
   startStub,
+  useSim,
 } from './helpers/fixtures.js'
+import { INVALIDATE_ROUTE, invalidationRefreshes, useRealBroker } from './helpers/real-broker.js'
+import { recoverFromRetiredToken, service, type Service } from './helpers/token-recovery.js'
 import { userDataVector } from './helpers/vectors.js'
 
 const sim = useSim()
-let stub: BrokerStub
+const broker = useRealBroker(() => ({ wechatUrl: sim().url }))
 
 beforeEach(async () => {
   await sim().admin.clearFaults()
-  await stub?.close()
-  stub = await startStub(sim())
-})
-afterAll(async () => {
-  await stub.close()
 })
 
-function serviceClient(): {
-  tokens: BrokerTokenProvider
-  client: MiniProgramClient
-} {
-  const tokens = new BrokerTokenProvider({
-    baseUrl: stub.url,
-    apiKey: API_KEY,
-    appid: APPID,
-  })
-  const client = new MiniProgramClient({
-    appid: APPID,
-    tokens,
-    baseUrl: sim().url,
-    retry: { retries: 2, baseDelayMs: 5, maxDelayMs: 20 },
-  })
-  return { tokens, client }
+function serviceClient(apiKey = API_KEY): Service {
+  return service([broker().url], sim().url, apiKey)
 }
 
-describe('token recovery through the broker', () => {
+describe('token recovery through the real broker', () => {
   it('200 concurrent calls from 4 clients recover from a retired token with one retry each', async () => {
-    const services = Array.from({ length: 4 }, serviceClient)
-    await Promise.all(services.map((s) => s.tokens.getToken()))
-    const retired = stub.current(APPID)!
-    const refreshesBefore = stub.counts.refreshes
-    await sim().admin.retireToken(APPID, 'classic')
-    expect((await sim().admin.checkToken(retired)).valid).toBe(false)
-
-    const endpoint = '/cgi-bin/openapi/quota/get'
-    const before = await callCount(sim(), endpoint)
-    const results = await Promise.all(
-      Array.from({ length: 200 }, (_, i) =>
-        services[i % services.length]!.client.openApi.getApiQuota('/cgi-bin/token')
-      )
-    )
-    expect(results).toHaveLength(200)
+    const services = Array.from({ length: 4 }, () => serviceClient())
+    const reportsBefore = await broker().requests(INVALIDATE_ROUTE)
+    const refreshesBefore = await invalidationRefreshes(broker())
+    const refreshedReports = (): Promise<number> =>
+      broker().metric('wxbroker_invalidations_total', { appid: APPID, result: 'refreshed' })
+    const refreshedBefore = await refreshedReports()
+    const recovery = await recoverFromRetiredToken(sim(), services, 200)
     // Every call failed once with the retired token and succeeded once with the new one.
-    expect(await callCount(sim(), endpoint)).toBe(before + 400)
-    // One report per client process; the broker refreshed once (compare-and-set).
-    expect(stub.counts.invalidate).toBe(4)
-    expect(stub.counts.refreshes).toBe(refreshesBefore + 1)
-    const fresh = stub.current(APPID)!
-    expect(fresh).not.toBe(retired)
-    for (const s of services) expect(await s.tokens.getToken()).toBe(fresh)
+    expect(recovery.wechatCalls).toBe(400)
+    // One report per client process; the broker refreshed once (compare-and-refresh).
+    expect((await broker().requests(INVALIDATE_ROUTE)) - reportsBefore).toBe(4)
+    // Concurrent reports of one token share one handling; exactly one of them refreshed.
+    expect((await refreshedReports()) - refreshedBefore).toBe(1)
+    expect((await invalidationRefreshes(broker())) - refreshesBefore).toBe(1)
+    expect(recovery.upstreamRefreshes).toBe(1)
+    expect(new Set(recovery.fresh).size).toBe(1)
+    expect(recovery.fresh[0]).not.toBe(recovery.retired)
+    expect((await sim().admin.checkToken(recovery.fresh[0]!)).valid).toBe(true)
   })
 
   it('surfaces the second token error instead of looping', async () => {
     const { tokens, client } = serviceClient()
     await tokens.getToken()
-    const endpoint = '/cgi-bin/openapi/quota/get'
+    const endpoint = '/wxa/generatescheme'
     await sim().admin.addFault({ endpoint, errcode: 40001, times: -1 })
     const before = await callCount(sim(), endpoint)
-    const error = await rejection(client.openApi.getApiQuota('/cgi-bin/token'))
+    const reportsBefore = await broker().requests(INVALIDATE_ROUTE)
+    const error = await rejection(client.urlScheme.generate({}))
     expect(error).toMatchObject({ name: 'WeChatApiError', errcode: 40001 })
-    expect(await callCount(sim(), endpoint)).toBe(before + 2)
-    expect(stub.counts.invalidate).toBe(1)
+    expect((await callCount(sim(), endpoint)) - before).toBe(2)
+    expect((await broker().requests(INVALIDATE_ROUTE)) - reportsBefore).toBe(1)
   })
+
   it("throws WeChat's error with the failed report as its cause when the broker refuses", async () => {
-    const tokens = new BrokerTokenProvider({
-      baseUrl: stub.url,
-      apiKey: READ_ONLY_KEY,
-      appid: APPID,
-    })
-    const client = new MiniProgramClient({ appid: APPID, tokens, baseUrl: sim().url })
+    const { tokens, client } = serviceClient(READ_ONLY_KEY)
     await tokens.getToken()
-    await sim().admin.retireToken(APPID, 'classic')
-    const error = await rejection(client.openApi.getApiQuota('/cgi-bin/token'))
+    await sim().admin.retireToken(APPID, 'stable')
+    const error = await rejection(client.urlScheme.generate({}))
     expect(error).toMatchObject({ name: 'WeChatApiError', errcode: 40001 })
     expect(error.cause).toMatchObject({ name: 'BrokerError', status: 403, code: 'forbidden' })
   })
@@ -191,17 +166,42 @@ describe('secrets never appear in errors', () => {
         }).getToken()
       )
     )
-    stub.inject({ status: 500, body: `oops ${API_KEY}` })
+    // A broker answering 500 with a body that echoes the key: only the stub can be made to.
+    const stub = await startStub(sim())
+    try {
+      stub.inject({ status: 500, body: `oops ${API_KEY}` })
+      errors.push(
+        await rejection(
+          new BrokerTokenProvider({
+            baseUrl: stub.url,
+            apiKey: API_KEY,
+            appid: APPID,
+            retry: { retries: 0 },
+          }).getToken()
+        )
+      )
+    } finally {
+      await stub.close()
+    }
+    // The real broker's own error answers: an unknown key, and a login code used twice.
     errors.push(
       await rejection(
         new BrokerTokenProvider({
-          baseUrl: stub.url,
-          apiKey: API_KEY,
+          baseUrl: broker().url,
+          apiKey: `${API_KEY}-wrong`,
           appid: APPID,
-          retry: { retries: 0 },
         }).getToken()
       )
     )
+    await sim().admin.registerLoginCode({
+      appid: APPID,
+      code: 'secret-code',
+      openid: 'o-secret',
+      sessionKey,
+    })
+    const tokens = new BrokerTokenProvider({ baseUrl: broker().url, apiKey: API_KEY, appid: APPID })
+    expect((await tokens.code2Session('secret-code')).session_key).toBe(sessionKey)
+    errors.push(await rejection(tokens.code2Session('secret-code')))
     expect(errors.map((e) => e.name)).toEqual([
       'WeChatApiError',
       'TransportError',
@@ -209,6 +209,8 @@ describe('secrets never appear in errors', () => {
       'WeChatApiError',
       'TransportError',
       'TransportError',
+      'BrokerError',
+      'BrokerError',
     ])
     for (const error of errors) {
       const text = `${error.message}\n${inspect(error, { depth: 10 })}\n${JSON.stringify(error)}`

@@ -2,9 +2,11 @@
  * A minimal broker-shaped HTTP server for the client's tests: it speaks the wire contract of
  * design §4 as the daemon implements it (token, token/invalidate, jscode2session; errors as
  * {"error":{"code","message","request_id"[,"errcode","errmsg","rid"]}}, login errcodes as
- * 400/409/403/429) and gets its tokens and sessions from the real WeChat simulator. It is NOT the broker: it refreshes in process
- * (single flight, compare-and-set on invalidate) and counts requests. Swap in the real daemon
- * later by pointing the tests at its URL.
+ * 400/409/403/429) and gets its tokens and sessions from the real WeChat simulator. It is NOT the
+ * broker: it refreshes in process (single flight, compare-and-set on invalidate) and counts
+ * requests. Tests use the real daemon (helpers/real-broker.ts); the stub remains only for answers
+ * the daemon cannot be made to give on cue: injected delays, 5xx answers with or without the
+ * envelope, a replayed token, a body echoing the client key.
  */
 import { randomUUID } from 'node:crypto'
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'

@@ -88,3 +88,9 @@ export function useSim(): () => Simulator {
 export async function callCount(sim: Simulator, endpoint: string): Promise<number> {
   return (await sim.admin.calls())[endpoint] ?? 0
 }
+
+/** Upstream token calls the simulator served for APPID (the broker's refreshes, stable tokens). */
+export async function upstreamTokenCalls(sim: Simulator): Promise<number> {
+  const log = await sim.admin.callLog()
+  return log.filter((e) => e.endpoint === '/cgi-bin/stable_token' && e.appid === APPID).length
+}
