@@ -1,21 +1,24 @@
-import { startRedis, type RedisServer } from '@wxbroker/testkit'
-import { startSimulator, type Simulator } from '@wxbroker/wechat-sim'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { app, calls, newAppid, options, redisStore, SECRET } from './fixtures.js'
+import type { Simulator } from '@wxbroker/wechat-sim'
+import { afterAll, describe, expect, it } from 'vitest'
+import {
+  app,
+  calls,
+  newAppid,
+  options,
+  redisStore,
+  SECRET,
+  withSimAndRedis,
+  type TestRedis,
+} from './fixtures.js'
 import { Replica } from './replica.js'
 
 describe('cold start across replicas (guarantee 1)', () => {
-  let redis: RedisServer & { stopAll: () => Promise<void> }
+  let redis: TestRedis
   let sim: Simulator
+  withSimAndRedis((env) => ({ redis, sim } = env))
   const replicas: Replica[] = []
-
-  beforeAll(async () => {
-    ;[redis, sim] = await Promise.all([startRedis(), startSimulator()])
-  })
   afterAll(async () => {
     await Promise.all(replicas.map((r) => r.process.stop('SIGKILL')))
-    await sim?.close()
-    await redis?.stopAll()
   })
 
   it('5 replicas in separate processes with 200 concurrent readers each make exactly one upstream call', async () => {

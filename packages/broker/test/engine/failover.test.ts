@@ -1,30 +1,33 @@
 import { Redis } from 'ioredis'
-import { startRedis, type RedisServer } from '@wxbroker/testkit'
-import { startSimulator, type Simulator } from '@wxbroker/wechat-sim'
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import type { Simulator } from '@wxbroker/wechat-sim'
+import { afterEach, describe, expect, it } from 'vitest'
 import { createEngine, type ServedToken, type TokenEngine } from '../../src/engine/index.js'
-import { app, calls, eventually, newAppid, options, redisStore, SECRET, sleep } from './fixtures.js'
+import {
+  app,
+  calls,
+  eventually,
+  newAppid,
+  options,
+  redisStore,
+  SECRET,
+  sleep,
+  withSimAndRedis,
+  type TestRedis,
+} from './fixtures.js'
 import { Replica } from './replica.js'
 
 describe('replica failure during a refresh (guarantees 1 and 5)', () => {
-  let redis: RedisServer & { stopAll: () => Promise<void> }
+  let redis: TestRedis
   let sim: Simulator
+  withSimAndRedis((env) => ({ redis, sim } = env))
   let replicas: Replica[] = []
   let engines: TokenEngine[] = []
-
-  beforeAll(async () => {
-    ;[redis, sim] = await Promise.all([startRedis(), startSimulator()])
-  })
   afterEach(async () => {
     await sim.admin.clearFaults()
     await Promise.all(replicas.map((r) => r.process.stop('SIGKILL')))
     await Promise.all(engines.map((e) => e.stop()))
     replicas = []
     engines = []
-  })
-  afterAll(async () => {
-    await sim?.close()
-    await redis?.stopAll()
   })
 
   it('the lock holder is SIGKILLed mid-refresh: another replica completes the rotation, readers see no gap', async () => {

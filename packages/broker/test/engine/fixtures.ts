@@ -1,5 +1,7 @@
 import { randomBytes } from 'node:crypto'
-import type { Simulator } from '@wxbroker/wechat-sim'
+import { startRedis, type RedisServer } from '@wxbroker/testkit'
+import { startSimulator, type Simulator } from '@wxbroker/wechat-sim'
+import { afterAll, beforeAll } from 'vitest'
 import type {
   AppConfig,
   EngineOptions,
@@ -83,4 +85,23 @@ export async function eventually(
     await sleep(25)
   }
   throw new Error(`timed out waiting until ${what}`)
+}
+
+export type TestRedis = RedisServer & { stopAll: () => Promise<void> }
+
+/**
+ * A simulator and a redis-server for a suite: started before its tests, stopped after them (after
+ * the suite's own afterAll hooks, which run first).
+ */
+export function withSimAndRedis(ready: (env: { sim: Simulator; redis: TestRedis }) => void): void {
+  let env: { sim: Simulator; redis: TestRedis } | undefined
+  beforeAll(async () => {
+    const [redis, sim] = await Promise.all([startRedis(), startSimulator()])
+    env = { redis, sim }
+    ready(env)
+  })
+  afterAll(async () => {
+    await env?.sim.close()
+    await env?.redis.stopAll()
+  })
 }

@@ -1,21 +1,24 @@
-import { startRedis, type RedisServer } from '@wxbroker/testkit'
-import { startSimulator, type Simulator } from '@wxbroker/wechat-sim'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import type { Simulator } from '@wxbroker/wechat-sim'
+import { afterAll, describe, expect, it } from 'vitest'
 import { createEngine, type EngineEvents, type TokenEngine } from '../../src/engine/index.js'
-import { app, calls, newAppid, options, redisStore, SECRET } from './fixtures.js'
+import {
+  app,
+  calls,
+  newAppid,
+  options,
+  redisStore,
+  SECRET,
+  withSimAndRedis,
+  type TestRedis,
+} from './fixtures.js'
 
 describe('compare-and-refresh (guarantee 4)', () => {
-  let redis: RedisServer & { stopAll: () => Promise<void> }
+  let redis: TestRedis
   let sim: Simulator
+  withSimAndRedis((env) => ({ redis, sim } = env))
   let engines: TokenEngine[] = []
-
-  beforeAll(async () => {
-    ;[redis, sim] = await Promise.all([startRedis(), startSimulator()])
-  })
   afterAll(async () => {
     await Promise.all(engines.map((e) => e.stop()))
-    await sim?.close()
-    await redis?.stopAll()
   })
 
   it('1000 concurrent reports of the current token: one upstream call; of an old token: none; within the cooldown: none', async () => {

@@ -1,21 +1,22 @@
-import { startRedis, type RedisServer } from '@wxbroker/testkit'
-import { startSimulator, type Simulator } from '@wxbroker/wechat-sim'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import type { Simulator } from '@wxbroker/wechat-sim'
+import { describe, expect, it } from 'vitest'
 import { createEngine, EngineError, type EngineEvents } from '../../src/engine/index.js'
-import { app, calls, newAppid, options, redisStore, SECRET } from './fixtures.js'
+import {
+  app,
+  calls,
+  newAppid,
+  options,
+  redisStore,
+  SECRET,
+  withSimAndRedis,
+  type TestRedis,
+} from './fixtures.js'
 import { ManualClock } from './manual-clock.js'
 
 describe('daily quota (guarantee 6)', () => {
-  let redis: RedisServer & { stopAll: () => Promise<void> }
+  let redis: TestRedis
   let sim: Simulator
-
-  beforeAll(async () => {
-    ;[redis, sim] = await Promise.all([startRedis(), startSimulator()])
-  })
-  afterAll(async () => {
-    await sim?.close()
-    await redis?.stopAll()
-  })
+  withSimAndRedis((env) => ({ redis, sim } = env))
 
   it('stops upstream calls at the limit with a clear state and resumes after Asia/Shanghai midnight', async () => {
     const appid = newAppid()
@@ -74,16 +75,9 @@ describe('daily quota (guarantee 6)', () => {
 })
 
 describe('quota reconciliation', () => {
-  let redis: RedisServer & { stopAll: () => Promise<void> }
+  let redis: TestRedis
   let sim: Simulator
-
-  beforeAll(async () => {
-    ;[redis, sim] = await Promise.all([startRedis(), startSimulator()])
-  })
-  afterAll(async () => {
-    await sim?.close()
-    await redis?.stopAll()
-  })
+  withSimAndRedis((env) => ({ redis, sim } = env))
 
   it("keeps WeChat's own figure beside the broker's count, on every replica", async () => {
     const appid = newAppid()

@@ -1,8 +1,17 @@
-import { startRedis, type RedisServer } from '@wxbroker/testkit'
-import { startSimulator, type Simulator } from '@wxbroker/wechat-sim'
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import type { Simulator } from '@wxbroker/wechat-sim'
+import { afterEach, describe, expect, it } from 'vitest'
 import { createEngine, type TokenEngine } from '../../src/engine/index.js'
-import { app, calls, newAppid, options, redisStore, SECRET, sleep } from './fixtures.js'
+import {
+  app,
+  calls,
+  newAppid,
+  options,
+  redisStore,
+  SECRET,
+  sleep,
+  withSimAndRedis,
+  type TestRedis,
+} from './fixtures.js'
 
 /**
  * Readers on every replica ask continuously; each token is checked at WeChat (the simulator) at the
@@ -53,20 +62,13 @@ async function settledGeneration(engines: TokenEngine[]): Promise<number> {
 }
 
 describe('proactive rotation (guarantees 2 and 3)', () => {
-  let redis: RedisServer & { stopAll: () => Promise<void> }
+  let redis: TestRedis
   let sim: Simulator
+  withSimAndRedis((env) => ({ redis, sim } = env))
   let engines: TokenEngine[] = []
-
-  beforeAll(async () => {
-    ;[redis, sim] = await Promise.all([startRedis(), startSimulator()])
-  })
   afterEach(async () => {
     await Promise.all(engines.map((e) => e.stop()))
     engines = []
-  })
-  afterAll(async () => {
-    await sim?.close()
-    await redis?.stopAll()
   })
 
   it('classic: over 5+ rotations readers never hold a retired token and upstream calls are the minimum', async () => {

@@ -1,31 +1,33 @@
-import { startRedis, freePort, type RedisServer } from '@wxbroker/testkit'
+import { freePort } from '@wxbroker/testkit'
 import { startSimulator, type Simulator } from '@wxbroker/wechat-sim'
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { afterEach, describe, expect, it } from 'vitest'
 import {
   createEngine,
   EngineError,
   type EngineEvents,
   type TokenEngine,
 } from '../../src/engine/index.js'
-import { app, calls, newAppid, options, redisStore, SECRET } from './fixtures.js'
+import {
+  app,
+  calls,
+  newAppid,
+  options,
+  redisStore,
+  SECRET,
+  withSimAndRedis,
+  type TestRedis,
+} from './fixtures.js'
 import { ManualClock } from './manual-clock.js'
 
 describe('WeChat faults (guarantee 6: never retried in a loop; transient ones back off)', () => {
-  let redis: RedisServer & { stopAll: () => Promise<void> }
+  let redis: TestRedis
   let sim: Simulator
+  withSimAndRedis((env) => ({ redis, sim } = env))
   let engine: TokenEngine | undefined
-
-  beforeAll(async () => {
-    ;[redis, sim] = await Promise.all([startRedis(), startSimulator()])
-  })
   afterEach(async () => {
     await engine?.stop()
     engine = undefined
     await sim.admin.clearFaults()
-  })
-  afterAll(async () => {
-    await sim?.close()
-    await redis?.stopAll()
   })
 
   async function startEngine(appid: string, extra: Parameters<typeof options>[3] = {}) {

@@ -1,13 +1,18 @@
 // Lua scripts run atomically on each Redis node. Token records are JSON strings.
 
-/** KEYS: token, lock. ARGV: record JSON, generation, lock value, announce channel. */
-export const WRITE_TOKEN = `
-if redis.call('GET', KEYS[2]) ~= ARGV[3] then return 'not_owner' end
+/** Returns 'stale' unless ARGV[2] is a newer generation than the record stored in KEYS[1]. */
+const NEWER_GENERATION_ONLY = `
 local current = redis.call('GET', KEYS[1])
 if current then
   local ok, decoded = pcall(cjson.decode, current)
   if ok and tonumber(decoded.generation) >= tonumber(ARGV[2]) then return 'stale' end
 end
+`
+
+/** KEYS: token, lock. ARGV: record JSON, generation, lock value, announce channel. */
+export const WRITE_TOKEN = `
+if redis.call('GET', KEYS[2]) ~= ARGV[3] then return 'not_owner' end
+${NEWER_GENERATION_ONLY}
 redis.call('SET', KEYS[1], ARGV[1])
 redis.call('PUBLISH', ARGV[4], ARGV[1])
 return 'ok'
@@ -15,11 +20,7 @@ return 'ok'
 
 /** KEYS: token. ARGV: record JSON, generation. Writes only over nothing or an older generation. */
 export const SEED_TOKEN = `
-local current = redis.call('GET', KEYS[1])
-if current then
-  local ok, decoded = pcall(cjson.decode, current)
-  if ok and tonumber(decoded.generation) >= tonumber(ARGV[2]) then return 'stale' end
-end
+${NEWER_GENERATION_ONLY}
 redis.call('SET', KEYS[1], ARGV[1])
 return 'ok'
 `
