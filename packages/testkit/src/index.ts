@@ -15,3 +15,4 @@ export {
   type BrokerProcess,
 } from './broker-process.js'
 export { machine, table, writeBenchmarkSection } from './benchmarks.js'
+export { parsePrometheus, type Exposition, type Sample } from './prometheus-text.js'

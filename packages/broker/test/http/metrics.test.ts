@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { APP1, APP2, KEYS, jsonInit, startHarness, type Harness } from '../support/harness.js'
-import { parsePrometheus, type Exposition } from '../support/prom-text.js'
+import { parsePrometheus, type Exposition } from '@wxbroker/testkit'
 
 // After a scripted run, /metrics (parsed) shows exactly the expected counts.
 

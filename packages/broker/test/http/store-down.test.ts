@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startRedis } from '@wxbroker/testkit'
 import { APP1, KEYS, expectError, startHarness, type Harness } from '../support/harness.js'
-import { parsePrometheus } from '../support/prom-text.js'
+import { parsePrometheus } from '@wxbroker/testkit'
 
 // A broker whose Redis is unreachable from the start: 503 store_unavailable, not ready, store_up 0.
 

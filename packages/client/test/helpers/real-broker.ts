@@ -3,16 +3,20 @@
  * (`serveBroker` from the test kit): the client shares only the wire contract with it, never its
  * code (design §2). Its WeChat is the simulator; counts come from its /metrics.
  */
-import { serveBroker, type BrokerProcess } from '@wxbroker/testkit'
 import { afterAll, beforeAll } from 'vitest'
 import { API_KEY, APPID, READ_ONLY_KEY, SECRET } from './fixtures.js'
-import { parsePrometheusText, sumSamples, type Sample } from './prometheus-text.js'
+import {
+  parsePrometheus,
+  serveBroker,
+  type BrokerProcess,
+  type Exposition,
+} from '@wxbroker/testkit'
 
 export interface RealBroker {
   url: string
   process: BrokerProcess
   /** The broker's /metrics, parsed. */
-  metrics(): Promise<Sample[]>
+  metrics(): Promise<Exposition>
   /** Sum of `name` over the samples matching `labels`, read from /metrics now. */
   metric(name: string, labels?: Record<string, string>): Promise<number>
   /** Requests the broker has answered on a route template ("/v1/apps/{appid}/token"). */
@@ -61,13 +65,13 @@ export async function startRealBroker(options: RealBrokerOptions): Promise<RealB
     SERVICE_KEY: API_KEY,
     READER_KEY: READ_ONLY_KEY,
   })
-  const metrics = async (): Promise<Sample[]> => {
+  const metrics = async (): Promise<Exposition> => {
     const response = await fetch(`${process.url}/metrics`)
     if (!response.ok) throw new Error(`/metrics answered ${response.status}`)
-    return parsePrometheusText(await response.text())
+    return parsePrometheus(await response.text())
   }
   const metric = async (name: string, labels: Record<string, string> = {}): Promise<number> =>
-    sumSamples(await metrics(), name, labels)
+    (await metrics()).sum(name, labels)
   return {
     url: process.url,
     process,
@@ -78,8 +82,8 @@ export async function startRealBroker(options: RealBrokerOptions): Promise<RealB
     apiRequests: async () => {
       const samples = await metrics() // one scrape for both sums
       return (
-        sumSamples(samples, 'wxbroker_http_requests_total') -
-        sumSamples(samples, 'wxbroker_http_requests_total', { route: '/metrics' })
+        samples.sum('wxbroker_http_requests_total') -
+        samples.sum('wxbroker_http_requests_total', { route: '/metrics' })
       )
     },
   }

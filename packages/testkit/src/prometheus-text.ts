@@ -13,9 +13,11 @@ export interface Exposition {
   types: Map<string, string>
   /** The one sample matching `name` and every given label, or undefined. Throws if ambiguous. */
   get(name: string, labels?: Record<string, string>): number | undefined
+  /** The sum of the samples matching `name` and every given label (0 when none matches). */
+  sum(name: string, labels?: Record<string, string>): number
 }
 
-const LINE = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})?\s+(\S+)(?:\s+\d+)?$/
+const LINE = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})?\s+(\S+)(?:\s+-?\d+)?$/
 const LABEL = /([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"\s*,?/g
 
 export function parsePrometheus(text: string): Exposition {
@@ -40,13 +42,16 @@ export function parsePrometheus(text: string): Exposition {
     const value = m[3] === '+Inf' ? Infinity : m[3] === '-Inf' ? -Infinity : Number(m[3])
     samples.push({ name: m[1], labels, value })
   }
+  const matching = (name: string, labels: Record<string, string>): Sample[] =>
+    samples.filter(
+      (s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v)
+    )
   return {
     samples,
     types,
+    sum: (name, labels = {}) => matching(name, labels).reduce((total, s) => total + s.value, 0),
     get(name, labels = {}) {
-      const found = samples.filter(
-        (s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v)
-      )
+      const found = matching(name, labels)
       if (found.length > 1)
         throw new Error(`${found.length} samples match ${name} ${JSON.stringify(labels)}`)
       return found[0]?.value
