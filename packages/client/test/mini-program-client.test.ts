@@ -3,9 +3,21 @@ import { sessionKeySignature } from '../src/crypto/signature.js'
 import { InvalidInputError, TransportError, WeChatApiError } from '../src/errors.js'
 import { MiniProgramClient, type MiniProgramClientOptions } from '../src/mini-program-client.js'
 import { StaticTokenProvider } from '../src/token-provider.js'
-import { APPID, callCount, deadUrl, rejection, simToken, useSim } from './helpers/fixtures.js'
+import { BrokerTokenProvider } from '../src/broker-token-provider.js'
+import {
+  API_KEY,
+  APPID,
+  callCount,
+  deadUrl,
+  rejection,
+  simToken,
+  useSim,
+} from './helpers/fixtures.js'
+import { useRealBroker } from './helpers/real-broker.js'
 
 const sim = useSim()
+// The WeChat calls take their token from a real wxbroker, as a service's would.
+const broker = useRealBroker(() => ({ wechatUrl: sim().url }))
 let token: string
 
 beforeEach(async () => {
@@ -23,13 +35,20 @@ function client(options: Partial<MiniProgramClientOptions> = {}): MiniProgramCli
   })
 }
 
+/** A client whose token comes from the real broker. */
+function viaBroker(): MiniProgramClient {
+  return client({
+    tokens: new BrokerTokenProvider({ baseUrl: broker().url, apiKey: API_KEY, appid: APPID }),
+  })
+}
+
 async function wechatError(promise: Promise<unknown>): Promise<WeChatApiError> {
   const error = await rejection(promise)
   expect(error).toBeInstanceOf(WeChatApiError)
   return error as WeChatApiError
 }
 
-describe('MiniProgramClient against the simulator', () => {
+describe('MiniProgramClient against the simulator, with its token from a real broker', () => {
   it('gets a phone number (countryCode as a string) and maps a used code to WeChatApiError', async () => {
     await sim().admin.registerPhoneCode({
       appid: APPID,
@@ -38,13 +57,13 @@ describe('MiniProgramClient against the simulator', () => {
       purePhoneNumber: '13800138000',
       countryCode: '86',
     })
-    const info = await client().phone.getPhoneNumber('phone-1')
+    const info = await viaBroker().phone.getPhoneNumber('phone-1')
     expect(info).toMatchObject({
       purePhoneNumber: '13800138000',
       countryCode: '86',
     })
     expect(info.watermark.appid).toBe(APPID)
-    const error = await wechatError(client().phone.getPhoneNumber('phone-1'))
+    const error = await wechatError(viaBroker().phone.getPhoneNumber('phone-1'))
     expect(error).toMatchObject({
       errcode: 40029,
       endpoint: '/wxa/business/getuserphonenumber',
@@ -78,8 +97,8 @@ describe('MiniProgramClient against the simulator', () => {
         templateId: 'tpl-order',
         count: 1,
       })
-      await client().subscribeMessage.send(message)
-      const error = await wechatError(client().subscribeMessage.send(message))
+      await viaBroker().subscribeMessage.send(message)
+      const error = await wechatError(viaBroker().subscribeMessage.send(message))
       expect(error.errcode).toBe(43101)
     })
 
@@ -105,7 +124,7 @@ describe('MiniProgramClient against the simulator', () => {
         count: 1,
       })
       const before = await callCount(sim(), '/cgi-bin/message/subscribe/send')
-      const error = await wechatError(client().subscribeMessage.send({ ...message, ...change }))
+      const error = await wechatError(viaBroker().subscribeMessage.send({ ...message, ...change }))
       expect(error.errcode).toBe(errcode)
       expect(error.endpoint).toBe('/cgi-bin/message/subscribe/send')
       expect(await callCount(sim(), '/cgi-bin/message/subscribe/send')).toBe(before + 1)
@@ -119,7 +138,7 @@ describe('MiniProgramClient against the simulator', () => {
     }
 
     it('returns JPEG bytes with their content type for all three endpoints', async () => {
-      const api = client().wxacode
+      const api = viaBroker().wxacode
       for (const image of [
         await api.getUnlimited({ scene: 'id=42', check_path: false }),
         await api.get({ path: 'pages/index/index?id=1' }),
@@ -132,7 +151,7 @@ describe('MiniProgramClient against the simulator', () => {
     })
 
     it('turns a JSON error body into WeChatApiError', async () => {
-      const error = await wechatError(client().wxacode.getUnlimited({ scene: 'bad scene <>' }))
+      const error = await wechatError(viaBroker().wxacode.getUnlimited({ scene: 'bad scene <>' }))
       expect(error).toMatchObject({
         errcode: 40129,
         endpoint: '/wxa/getwxacodeunlimit',
@@ -146,21 +165,21 @@ describe('MiniProgramClient against the simulator', () => {
       keywords: ['forbidden-word'],
       label: 20006,
     })
-    const clean = await client().security.msgSecCheck({
+    const clean = await viaBroker().security.msgSecCheck({
       content: 'hello',
       scene: 2,
       openid: 'o-sec',
     })
     expect(clean.result.suggest).toBe('pass')
     expect(typeof clean.trace_id).toBe('string')
-    const risky = await client().security.msgSecCheck({
+    const risky = await viaBroker().security.msgSecCheck({
       content: 'this has forbidden-word in it',
       scene: 2,
       openid: 'o-sec',
     })
     expect(risky.result).toEqual({ suggest: 'risky', label: 20006 })
     await expect(
-      client().security.msgSecCheck({
+      viaBroker().security.msgSecCheck({
         content: 'x',
         scene: 9 as 1,
         openid: 'o-sec',
@@ -169,7 +188,7 @@ describe('MiniProgramClient against the simulator', () => {
   })
 
   it('generates a URL scheme, a URL link and a short link', async () => {
-    const c = client()
+    const c = viaBroker()
     expect(
       (await c.urlScheme.generate({ jump_wxa: { path: 'pages/index/index' } })).openlink
     ).toMatch(/^weixin:\/\//)
@@ -180,10 +199,10 @@ describe('MiniProgramClient against the simulator', () => {
   })
 
   it('reads API quota, and passes any endpoint through call()', async () => {
-    const quota = await client().openApi.getApiQuota('/cgi-bin/token')
+    const quota = await viaBroker().openApi.getApiQuota('/cgi-bin/token')
     expect(quota.quota.used).toBeGreaterThanOrEqual(1)
     expect(quota.quota.daily_limit).toBeGreaterThan(quota.quota.used - 1)
-    const raw = await client().call<{
+    const raw = await viaBroker().call<{
       errcode: number
       quota: { used: number }
     }>('POST', '/cgi-bin/openapi/quota/get', {
@@ -191,8 +210,10 @@ describe('MiniProgramClient against the simulator', () => {
     })
     expect(raw.errcode).toBe(0)
     expect(raw.quota.used).toBe(quota.quota.used)
-    await expect(client().call('GET', 'https://evil.example/x')).rejects.toThrow(InvalidInputError)
-    await expect(client().call('GET', '/x', { query: { access_token: 't' } })).rejects.toThrow(
+    await expect(viaBroker().call('GET', 'https://evil.example/x')).rejects.toThrow(
+      InvalidInputError
+    )
+    await expect(viaBroker().call('GET', '/x', { query: { access_token: 't' } })).rejects.toThrow(
       /query.access_token/
     )
   })
@@ -200,7 +221,7 @@ describe('MiniProgramClient against the simulator', () => {
   it('checks and resets a session key with the HMAC signature', async () => {
     const sessionKey = Buffer.alloc(16, 9).toString('base64')
     await sim().admin.registerUser({ appid: APPID, openid: 'o-key', sessionKey })
-    const auth = client().auth
+    const auth = viaBroker().auth
     expect(await auth.checkSessionKey({ openid: 'o-key', sessionKey })).toBe(true)
     const wrong = Buffer.alloc(16, 1).toString('base64')
     expect(await auth.checkSessionKey({ openid: 'o-key', sessionKey: wrong })).toBe(false)
@@ -220,7 +241,7 @@ describe('MiniProgramClient against the simulator', () => {
     expect(sessionKeySignature(sessionKey)).toMatch(/^[0-9a-f]{64}$/)
   })
 
-  it('needs a broker (SessionExchanger) for code2Session', async () => {
+  it('with a static token provider, code2Session needs a broker (SessionExchanger)', async () => {
     await expect(client().auth.code2Session('code')).rejects.toThrow(/^sessions: /)
   })
 })
