@@ -1,12 +1,18 @@
 /**
  * Benchmark (a script, not a test): `pnpm --filter @wxbroker/client bench`.
- * 1. Cached BrokerTokenProvider.getToken() ops/s (after one fetch from the broker stub).
+ * 1. Cached BrokerTokenProvider.getToken() ops/s (after one fetch from a real broker).
  * 2. A MiniProgramClient call against a raw fetch of the same simulator endpoint: mean and p50/p99
- *    latency, sequential and interleaved, after a warm-up. Prints a markdown table.
+ *    latency, sequential and interleaved, after a warm-up.
+ * Prints a markdown table and writes it into docs/benchmarks.md.
  */
+import { fileURLToPath } from 'node:url'
 import { performance } from 'node:perf_hooks'
+import { machine, writeBenchmarkSection } from '@wxbroker/testkit'
 import { BrokerTokenProvider, MiniProgramClient } from '../src/index.js'
-import { API_KEY, APPID, startSim, startStub } from '../test/helpers/fixtures.js'
+import { API_KEY, APPID, startSim } from '../test/helpers/fixtures.js'
+import { startRealBroker } from '../test/helpers/real-broker.js'
+
+const DOCS = fileURLToPath(new URL('../../../docs/benchmarks.md', import.meta.url))
 
 const TOKEN_OPS = 2_000_000
 const CALLS = Number(process.env.BENCH_CALLS ?? 2000)
@@ -43,10 +49,10 @@ function row(name: string, samples: number[]): string {
 }
 
 const sim = await startSim()
-const stub = await startStub(sim)
+const broker = await startRealBroker({ wechatUrl: sim.url })
 try {
   const tokens = new BrokerTokenProvider({
-    baseUrl: stub.url,
+    baseUrl: broker.url,
     apiKey: API_KEY,
     appid: APPID,
   })
@@ -79,23 +85,24 @@ try {
   const overhead =
     wrapped.reduce((a, b) => a + b, 0) / CALLS - raw.reduce((a, b) => a + b, 0) / CALLS
 
-  console.log(
-    `Node ${process.version}, ${TOKEN_OPS} cached getToken() calls, ${CALLS} sequential calls each\n`
-  )
-  console.log('| measure | value |')
-  console.log('|---|---|')
-  console.log(
-    `| cached \`getToken()\` | ${Math.round(opsPerSecond).toLocaleString('en-US')} ops/s |`
-  )
-  console.log(
-    `| wrapped call overhead (mean of differences) | ${(overhead * 1000).toFixed(0)} µs |`
-  )
-  console.log('')
-  console.log('| call (POST /cgi-bin/openapi/quota/get on the simulator) | mean | p50 | p99 |')
-  console.log('|---|---|---|---|')
-  console.log(row('raw `fetch`', raw))
-  console.log(row('`client.openApi.getApiQuota()`', wrapped))
+  const markdown = [
+    '## Client',
+    '',
+    `Command: \`pnpm --filter @wxbroker/client bench\` — ${machine()}; the token comes from a real \`wxbroker serve\`, WeChat is the simulator. ${TOKEN_OPS.toLocaleString('en-US')} cached \`getToken()\` calls; ${CALLS} sequential calls of each kind, interleaved, after a warm-up.`,
+    '',
+    '| measure | value |',
+    '| --- | --- |',
+    `| cached \`getToken()\` | ${Math.round(opsPerSecond).toLocaleString('en-US')} ops/s |`,
+    `| wrapped call overhead (mean of differences) | ${(overhead * 1000).toFixed(0)} µs |`,
+    '',
+    '| call (POST /cgi-bin/openapi/quota/get on the simulator) | mean | p50 | p99 |',
+    '| --- | --- | --- | --- |',
+    row('raw `fetch` (baseline)', raw),
+    row('`client.openApi.getApiQuota()`', wrapped),
+  ].join('\n')
+  console.log(markdown)
+  writeBenchmarkSection(DOCS, 'client', markdown)
 } finally {
-  await stub.close()
+  await broker.process.proc.stop('SIGTERM')
   await sim.close()
 }
