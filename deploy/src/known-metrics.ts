@@ -1,12 +1,11 @@
-import type { MetricType } from './prom-exposition.js'
-import { parseExposition } from './prom-exposition.js'
+import { parsePrometheus, type MetricType } from '@wxbroker/testkit'
 import { startRunningBroker } from './running-broker.js'
 
 // The one source of "metrics the broker exports" for the dashboard and rule checks: the families
 // on /metrics of a real `wxbroker serve` that has fetched tokens and served requests (so labelled
 // series exist; `# TYPE` lines give the families that have no samples yet as well).
 
-export type { MetricType } from './prom-exposition.js'
+export type { MetricType } from '@wxbroker/testkit'
 
 /** Series Prometheus itself adds to every scrape target. */
 export const SCRAPE_SERIES: ReadonlySet<string> = new Set([
@@ -30,7 +29,7 @@ export async function scrapeRunningBroker(): Promise<BrokerScrape> {
     const res = await fetch(`${broker.url}/metrics`)
     const text = await res.text()
     if (res.status !== 200) throw new Error(`GET /metrics: ${res.status} ${text}`)
-    return { families: parseExposition(text).families, text }
+    return { families: parsePrometheus(text).families, text }
   } finally {
     await broker.stop()
   }

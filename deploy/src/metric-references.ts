@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs'
 import { parse } from 'yaml'
 import type { MetricType } from './known-metrics.js'
 import { SCRAPE_SERIES } from './known-metrics.js'
-import { familyOf } from './prom-exposition.js'
+import { familyOf } from '@wxbroker/testkit'
 import { readPromql, substituteGrafanaVariables } from './promql.js'
 
 // Where the dashboard and the rules name metrics, and whether each name is one the broker exports.

@@ -11,7 +11,7 @@ import {
   usedFamilies,
 } from '../src/metric-references.js'
 import { deployPath } from '../src/paths.js'
-import { parseExposition } from '../src/prom-exposition.js'
+import { parsePrometheus } from '@wxbroker/testkit'
 import { readPromql, substituteGrafanaVariables } from '../src/promql.js'
 import { TEST_APPS } from '../src/running-broker.js'
 
@@ -20,57 +20,10 @@ const dashboard = JSON.parse(
   readFileSync(deployPath('grafana', 'dashboards', 'wxbroker.json'), 'utf8')
 ) as Dashboard
 
-describe('the exposition parser', () => {
-  it('declares families from # TYPE lines even without samples, and attributes suffixed samples', () => {
-    const { families, samples } = parseExposition(
-      [
-        '# HELP a_total Things done.',
-        '# TYPE a_total counter',
-        '# HELP lat_seconds Latency.',
-        '# TYPE lat_seconds histogram',
-        'lat_seconds_bucket{le="0.1",route="/v1/apps/{appid}/token"} 3',
-        'lat_seconds_bucket{le="+Inf",route="/v1/apps/{appid}/token"} 4',
-        'lat_seconds_sum{route="/v1/apps/{appid}/token"} 0.25',
-        'lat_seconds_count{route="/v1/apps/{appid}/token"} 4',
-        '# TYPE g gauge',
-        'g{msg="say \\"hi\\", a\\\\b\\nc",x="1"} -2.5e-3 1700000000000',
-        'bare +Inf',
-        '',
-      ].join('\n')
-    )
-    expect(Object.fromEntries(families)).toEqual({
-      a_total: 'counter',
-      lat_seconds: 'histogram',
-      g: 'gauge',
-      bare: 'untyped',
-    })
-    expect(samples).toHaveLength(6)
-    expect(samples[0]).toEqual({
-      name: 'lat_seconds_bucket',
-      labels: { le: '0.1', route: '/v1/apps/{appid}/token' },
-      value: 3,
-    })
-    expect(samples[1]?.labels.le).toBe('+Inf')
-    expect(samples[5]).toEqual({ name: 'bare', labels: {}, value: Infinity })
-    expect(samples[4]).toEqual({
-      name: 'g',
-      labels: { msg: 'say "hi", a\\b\nc', x: '1' },
-      value: -0.0025,
-    })
-  })
-
-  it('rejects lines that are not the text format', () => {
-    expect(() => parseExposition('a_total{x="1" 2')).toThrow('unparseable exposition line')
-    expect(() => parseExposition('a{x=1} 2')).toThrow('bad label set')
-    expect(() => parseExposition('a 12abc')).toThrow('bad value')
-    expect(() => parseExposition('# TYPE a countr')).toThrow('unknown metric type')
-  })
-})
-
 describe('metrics a running broker exports', () => {
   it('has broker families with labelled series, and families declared before their first sample', async () => {
     const { families, text } = await brokerScrape()
-    const { samples } = parseExposition(text)
+    const { samples } = parsePrometheus(text)
     for (const app of TEST_APPS) {
       const used = samples.find(
         (s) => s.name === 'wxbroker_quota_used' && s.labels.appid === app.appid

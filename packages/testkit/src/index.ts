@@ -15,4 +15,10 @@ export {
   type BrokerProcess,
 } from './broker-process.js'
 export { machine, table, writeBenchmarkSection } from './benchmarks.js'
-export { parsePrometheus, type Exposition, type Sample } from './prometheus-text.js'
+export {
+  familyOf,
+  parsePrometheus,
+  type Exposition,
+  type MetricType,
+  type Sample,
+} from './prometheus-text.js'

@@ -200,7 +200,7 @@ describe('/metrics after a scripted run', () => {
       'wxbroker_last_wechat_errcode',
       'process_resident_memory_bytes',
     ]) {
-      expect(m.types.has(name), name).toBe(true)
+      expect(m.families.has(name), name).toBe(true)
     }
   })
 })
