@@ -125,19 +125,29 @@ describe('proactive rotation (guarantees 2 and 3)', () => {
     expect(await calls(sim, '/cgi-bin/token', appid)).toBe(0)
   })
 
-  it('stable: a report forces a refresh only when normal mode returns the failed token, within the force guard', async () => {
+  /** A started stable-kind engine with no report cooldown, so only the force guard limits reports. */
+  async function stableEngine(guard: { minIntervalSeconds: number; dailyLimit: number }) {
     const appid = newAppid()
     await sim.admin.registerApp({ appid, secret: SECRET })
     const opts = options(
       sim,
       [app(appid, { tokenKind: 'stable', invalidateCooldownSeconds: 0 })],
       redisStore([redis.url]),
-      { tuning: { forceRefreshMinIntervalSeconds: 30, forceRefreshDailyLimit: 20 } }
+      {
+        tuning: {
+          forceRefreshMinIntervalSeconds: guard.minIntervalSeconds,
+          forceRefreshDailyLimit: guard.dailyLimit,
+        },
+      }
     )
-    engines = [createEngine(opts)]
-    const [engine] = engines as [TokenEngine]
+    const engine = createEngine(opts)
+    engines = [engine]
     await engine.start()
-    const first = await engine.getToken(appid)
+    return { appid, engine, first: await engine.getToken(appid) }
+  }
+
+  it('stable: a report forces a refresh only when normal mode returns the failed token, within the force guard', async () => {
+    const { appid, engine, first } = await stableEngine({ minIntervalSeconds: 30, dailyLimit: 20 })
     expect(await calls(sim, '/cgi-bin/stable_token', appid)).toBe(1)
 
     // WeChat still considers the token valid, so normal mode hands it back; only a force replaces it.
@@ -155,18 +165,7 @@ describe('proactive rotation (guarantees 2 and 3)', () => {
   })
 
   it('stable: the daily force_refresh limit refuses like a cooldown, without calling WeChat', async () => {
-    const appid = newAppid()
-    await sim.admin.registerApp({ appid, secret: SECRET })
-    const opts = options(
-      sim,
-      [app(appid, { tokenKind: 'stable', invalidateCooldownSeconds: 0 })],
-      redisStore([redis.url]),
-      { tuning: { forceRefreshMinIntervalSeconds: 0, forceRefreshDailyLimit: 1 } }
-    )
-    engines = [createEngine(opts)]
-    const [engine] = engines as [TokenEngine]
-    await engine.start()
-    const first = await engine.getToken(appid)
+    const { appid, engine, first } = await stableEngine({ minIntervalSeconds: 0, dailyLimit: 1 })
     const forced = await engine.invalidate(appid, first.accessToken, 40001)
     expect(forced.refreshed).toBe(true)
     const before = await calls(sim, '/cgi-bin/stable_token', appid)
