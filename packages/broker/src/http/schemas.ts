@@ -88,7 +88,15 @@ export const AppStatusBody = z
     last_error: z
       .object({ errcode: z.number().int(), errmsg: z.string(), at: z.string() })
       .nullable(),
-    quota: z.object({ used: z.number().int(), limit: z.number().int(), warn: z.boolean() }),
+    quota: z.object({
+      used: z.number().int(),
+      limit: z.number().int(),
+      warn: z.boolean(),
+      /** WeChat's own figure for the token API, from the last reconciliation. */
+      wechat: z
+        .object({ used: z.number().int(), limit: z.number().int(), at: z.string() })
+        .nullable(),
+    }),
   })
   .openapi('AppStatus')
 

@@ -266,6 +266,16 @@ describe('GET /v1/apps and POST /v1/apps/{appid}/token/refresh (admin)', () => {
     expect(app1.quota).toMatchObject({ limit: 2000, warn: false })
     expect((app1.last_refresh as { at: string }).at).toMatch(RFC3339)
     expect(apps[1]).toMatchObject({ token_kind: 'classic' })
+    // WeChat's own figure (reconciled after the refresh) stands beside the broker's count.
+    await expect
+      .poll(async () => {
+        const body = (await (await h.fetch('/v1/apps', { key: KEYS.admin })).json()) as {
+          apps: { quota: { wechat: { used: number; limit: number; at: string } | null } }[]
+        }
+        const wechat = body.apps[1]?.quota.wechat
+        return wechat && wechat.used >= 1 && wechat.limit === 2000 && RFC3339.test(wechat.at)
+      })
+      .toBe(true)
   })
 
   it('an admin key limited to one app sees only that app', async () => {

@@ -21,7 +21,14 @@ export function appStatusJson(s: AppStatus, now: number) {
     last_error: s.lastError
       ? { errcode: s.lastError.errcode, errmsg: s.lastError.errmsg, at: iso(s.lastError.at) }
       : null,
-    quota: { used: s.quota.used, limit: s.quota.limit, warn: s.quota.warn },
+    quota: {
+      used: s.quota.used,
+      limit: s.quota.limit,
+      warn: s.quota.warn,
+      wechat: s.quota.wechat
+        ? { used: s.quota.wechat.used, limit: s.quota.wechat.limit, at: iso(s.quota.wechat.at) }
+        : null,
+    },
   }
 }
 
