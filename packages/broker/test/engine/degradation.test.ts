@@ -2,7 +2,17 @@ import { startRedis, startRedisNodes, type RedisServer, type RedisServers } from
 import { startSimulator, type Simulator } from '@wxbroker/wechat-sim'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { createEngine, EngineError, type TokenEngine } from '../../src/engine/index.js'
-import { app, calls, eventually, newAppid, options, redisStore, SECRET, sleep } from './fixtures.js'
+import {
+  app,
+  calls,
+  eventually,
+  newAppid,
+  options,
+  redisStore,
+  SECRET,
+  sleep,
+  shortLivedApp,
+} from './fixtures.js'
 
 describe('store outages degrade, never crash (guarantee 7)', () => {
   let sim: Simulator
@@ -29,16 +39,7 @@ describe('store outages degrade, never crash (guarantee 7)', () => {
     })
 
     it('Redis SIGKILLed and restarted under load: serving continues, not ready while down, no lost or duplicated generations', async () => {
-      const appid = newAppid()
-      await sim.admin.registerApp({
-        appid,
-        secret: SECRET,
-        tokenExpiresIn: 6,
-        tokenOverlapSeconds: 3,
-      })
-      const opts = options(sim, [app(appid, { refreshLeadSeconds: 3 })], redisStore([redis.url]), {
-        tuning: { wechatOverlapSeconds: 3 },
-      })
+      const { appid, opts } = await shortLivedApp(sim, redis.url, { lifeSeconds: 6 })
       engines = [createEngine(opts), createEngine(opts)]
       await Promise.all(engines.map((e) => e.start()))
 

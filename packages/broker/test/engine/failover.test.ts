@@ -13,6 +13,7 @@ import {
   sleep,
   withSimAndRedis,
   type TestRedis,
+  shortLivedApp,
 } from './fixtures.js'
 import { Replica } from './replica.js'
 
@@ -31,15 +32,9 @@ describe('replica failure during a refresh (guarantees 1 and 5)', () => {
   })
 
   it('the lock holder is SIGKILLed mid-refresh: another replica completes the rotation, readers see no gap', async () => {
-    const appid = newAppid()
-    await sim.admin.registerApp({
-      appid,
-      secret: SECRET,
-      tokenExpiresIn: 8,
-      tokenOverlapSeconds: 4,
-    })
-    const opts = options(sim, [app(appid, { refreshLeadSeconds: 4 })], redisStore([redis.url]), {
-      tuning: { wechatOverlapSeconds: 4, lockTtlMs: 800 },
+    const { appid, opts } = await shortLivedApp(sim, redis.url, {
+      lifeSeconds: 8,
+      tuning: { lockTtlMs: 800 },
     })
     replicas = await Promise.all([Replica.start(opts), Replica.start(opts)])
     const first = await replicas[0]!.call<ServedToken>('getToken', { appid })

@@ -7,6 +7,7 @@ import type {
   EngineOptions,
   EngineTuning,
   StoreOptions,
+  TokenKind,
 } from '../../src/engine/index.js'
 
 /** A fresh appid per test keeps simulator state and Redis keys apart. */
@@ -104,4 +105,31 @@ export function withSimAndRedis(ready: (env: { sim: Simulator; redis: TestRedis 
     await env?.sim.close()
     await env?.redis.stopAll()
   })
+}
+
+/**
+ * Registers an app whose tokens live `lifeSeconds` at the simulator, with WeChat's overlap (and
+ * stable renew window) at half that, and returns engine options on one Redis whose overlap and lead
+ * match it: the simulator's overlap and the engine's must agree for the timing to mean anything.
+ */
+export async function shortLivedApp(
+  sim: Simulator,
+  redisUrl: string,
+  opts: { lifeSeconds: number; kind?: TokenKind; tuning?: Partial<EngineTuning> }
+): Promise<{ appid: string; opts: EngineOptions }> {
+  const appid = newAppid()
+  const overlap = opts.lifeSeconds / 2
+  await sim.admin.registerApp({
+    appid,
+    secret: SECRET,
+    tokenExpiresIn: opts.lifeSeconds,
+    tokenOverlapSeconds: overlap,
+  })
+  const engineApp = app(appid, { tokenKind: opts.kind ?? 'classic', refreshLeadSeconds: overlap })
+  return {
+    appid,
+    opts: options(sim, [engineApp], redisStore([redisUrl]), {
+      tuning: { wechatOverlapSeconds: overlap, ...opts.tuning },
+    }),
+  }
 }

@@ -11,6 +11,7 @@ import {
   sleep,
   withSimAndRedis,
   type TestRedis,
+  shortLivedApp,
 } from './fixtures.js'
 
 /**
@@ -72,17 +73,8 @@ describe('proactive rotation (guarantees 2 and 3)', () => {
   })
 
   it('classic: over 5+ rotations readers never hold a retired token and upstream calls are the minimum', async () => {
-    const appid = newAppid()
     // 4 s tokens, 2 s overlap, 2 s lead: a rotation every ~2 s.
-    await sim.admin.registerApp({
-      appid,
-      secret: SECRET,
-      tokenExpiresIn: 4,
-      tokenOverlapSeconds: 2,
-    })
-    const opts = options(sim, [app(appid, { refreshLeadSeconds: 2 })], redisStore([redis.url]), {
-      tuning: { wechatOverlapSeconds: 2 },
-    })
+    const { appid, opts } = await shortLivedApp(sim, redis.url, { lifeSeconds: 4 })
     engines = [createEngine(opts), createEngine(opts), createEngine(opts)]
     await Promise.all(engines.map((e) => e.start()))
 
@@ -97,22 +89,8 @@ describe('proactive rotation (guarantees 2 and 3)', () => {
   })
 
   it('stable: renews in normal mode inside WeChat’s last window, readers never hold an expired token', async () => {
-    const appid = newAppid()
     // 6 s stable tokens; WeChat renews in the last 3 s.
-    await sim.admin.registerApp({
-      appid,
-      secret: SECRET,
-      tokenExpiresIn: 6,
-      tokenOverlapSeconds: 3,
-    })
-    const opts = options(
-      sim,
-      [app(appid, { tokenKind: 'stable', refreshLeadSeconds: 3 })],
-      redisStore([redis.url]),
-      {
-        tuning: { wechatOverlapSeconds: 3 },
-      }
-    )
+    const { appid, opts } = await shortLivedApp(sim, redis.url, { lifeSeconds: 6, kind: 'stable' })
     engines = [createEngine(opts), createEngine(opts)]
     await Promise.all(engines.map((e) => e.start()))
 
