@@ -54,6 +54,7 @@ class Engine extends EventEmitter implements TokenEngine {
   private readonly wechat: WeChatApi
   private readonly secrets = new Map<string, string>()
   private readonly logger: Logger
+  private readonly syncIntervalMs: number
   private syncTimer: NodeJS.Timeout | undefined
   private started = false
 
@@ -93,8 +94,6 @@ class Engine extends EventEmitter implements TokenEngine {
     this.appids = [...this.slots.keys()]
     this.syncIntervalMs = tuning.syncIntervalMs
   }
-
-  private readonly syncIntervalMs: number
 
   async start(): Promise<void> {
     if (this.started) return

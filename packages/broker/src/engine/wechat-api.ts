@@ -39,6 +39,7 @@ type JsonObject = Record<string, unknown>
  */
 export class WeChatApi {
   private readonly bases: string[]
+  private readonly timeoutMs: number
 
   constructor(
     options: WeChatOptions,
@@ -49,7 +50,6 @@ export class WeChatApi {
     this.timeoutMs = options.timeoutMs
   }
 
-  private readonly timeoutMs: number
   /** Aborted on shutdown: requests and back-off waits in flight end at once. */
   private readonly shutdown = new AbortController()
 
