@@ -1,5 +1,6 @@
 import { pino } from 'pino'
 import type { DestinationStream, Logger } from 'pino'
+import { LineBatch } from './log-batch.js'
 
 // JSON lines to stdout. Redaction is a safety net under the rule that secrets, tokens and session
 // keys are never put in a log object in the first place (test/http/redaction.test.ts checks both).
@@ -24,12 +25,10 @@ export const REDACT_PATHS = [
 
 export type BrokerLogger = Logger
 
-/**
- * stdout, written in chunks of at least 4 KiB or every 250 ms, whichever comes first: one write
- * per access line would cost more than serving the token. Flushed on shutdown.
- */
+/** stdout, batched (see LineBatch); flushed on shutdown and at exit. */
 export function bufferedStdout(): DestinationStream {
-  return pino.destination({ dest: 1, sync: false, minLength: 4096, periodicFlush: 250 })
+  // minLength 1: SonicBoom writes each batch at once, and its flush(cb) waits for the write.
+  return new LineBatch(pino.destination({ dest: 1, sync: false, minLength: 1 }))
 }
 
 export function createLogger(

@@ -1,6 +1,12 @@
 import { Counter, Gauge, Histogram, collectDefaultMetrics } from 'prom-client'
 import type { Registry } from 'prom-client'
 import type { AppConfig, EngineEvents, TokenEngine, TokenKind } from './engine/types.js'
+import {
+  HotCounter,
+  HotHistogram,
+  type CounterSeries,
+  type HistogramSeries,
+} from './hot-metrics.js'
 
 // Every series of design §7 plus the ones the alert rules use. Counters and histograms follow
 // engine events and HTTP traffic; gauges are read from engine.status()/readiness() at scrape time
@@ -14,8 +20,14 @@ export const TOKEN_API_PATH: Record<TokenKind, string> = {
 const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5]
 const UPSTREAM_BUCKETS = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]
 
+export interface HttpSeries {
+  count: CounterSeries
+  latency: HistogramSeries
+}
+
 export interface BrokerMetrics {
-  observeHttp(route: string, method: string, status: number, seconds: number): void
+  /** The request-path series of one route template, method and status (callers keep them). */
+  httpSeries(route: string, method: string, status: number): HttpSeries
   countClientRequest(client: string, appid: string, scope: string): void
   /** Stops following engine events. */
   detach(): void
@@ -117,20 +129,21 @@ export function createMetrics(opts: MetricsOptions): BrokerMetrics {
     labelNames: ['result'],
     registers,
   })
-  const httpRequests = new Counter({
+  // The per-request series: see hot-metrics.ts for why they bypass prom-client's inc()/observe().
+  const httpRequests = new HotCounter({
     name: 'wxbroker_http_requests_total',
     help: 'HTTP requests by route template, method and status',
     labelNames: ['route', 'method', 'status'],
     registers,
   })
-  const httpDuration = new Histogram({
+  const httpDuration = new HotHistogram({
     name: 'wxbroker_http_request_duration_seconds',
     help: 'HTTP request latency by route template',
     labelNames: ['route'],
     buckets: LATENCY_BUCKETS,
     registers,
   })
-  const clientRequests = new Counter({
+  const clientRequests = new HotCounter({
     name: 'wxbroker_client_requests_total',
     help: 'Authorized requests by client, appid and scope',
     labelNames: ['client', 'appid', 'scope'],
@@ -217,38 +230,19 @@ export function createMetrics(opts: MetricsOptions): BrokerMetrics {
   engine.on('invalidation', onInvalidation)
   engine.on('lockAcquire', onLock)
 
-  // Label children cached per label set: label sets are bounded (route templates, configured
-  // clients and apps), and the lookup is cheaper than hashing labels on every request.
-  const httpChildren = new Map<
-    string,
-    {
-      count: ReturnType<typeof httpRequests.labels>
-      latency: ReturnType<typeof httpDuration.labels>
-    }
-  >()
-  const clientChildren = new Map<string, ReturnType<typeof clientRequests.labels>>()
   return {
-    observeHttp(route, method, status, seconds) {
-      const key = `${route} ${method} ${status}`
-      let child = httpChildren.get(key)
-      if (!child) {
-        child = {
-          count: httpRequests.labels({ route, method, status: String(status) }),
-          latency: httpDuration.labels({ route }),
-        }
-        httpChildren.set(key, child)
+    httpSeries(route, method, status) {
+      return {
+        count: httpRequests.series(`${route} ${method} ${status}`, () => ({
+          route,
+          method,
+          status: String(status),
+        })),
+        latency: httpDuration.series(route, () => ({ route })),
       }
-      child.count.inc()
-      child.latency.observe(seconds)
     },
     countClientRequest(client, appid, scope) {
-      const key = `${client} ${appid} ${scope}`
-      let child = clientChildren.get(key)
-      if (!child) {
-        child = clientRequests.labels({ client, appid, scope })
-        clientChildren.set(key, child)
-      }
-      child.inc()
+      clientRequests.series(`${client} ${appid} ${scope}`, () => ({ client, appid, scope })).inc()
     },
     detach() {
       engine.off('refresh', onRefresh)

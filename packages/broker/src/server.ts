@@ -1,6 +1,6 @@
 import type { AddressInfo } from 'node:net'
-import type { Server } from 'node:http'
-import { serve } from '@hono/node-server'
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
+import { getRequestListener } from '@hono/node-server'
 import { Registry } from 'prom-client'
 import type { BrokerConfig } from './config/load.js'
 import { createEngine, systemClock } from './engine/index.js'
@@ -8,6 +8,8 @@ import type { Clock, EngineOptions, TokenEngine } from './engine/types.js'
 import { createApp } from './http/app.js'
 import { Authenticator } from './http/auth.js'
 import type { BrokerApp, RouteDeps } from './http/deps.js'
+import { requestRecorder } from './http/request-record.js'
+import { tokenFastPath, type FastPath } from './http/token-fast-path.js'
 import { followEngineEvents } from './engine-log.js'
 import { createLogger, type BrokerLogger } from './logger.js'
 import { createMetrics } from './metrics.js'
@@ -22,6 +24,8 @@ export interface StartBrokerOptions {
   drainTimeoutMs?: number
   /** Default true: node-server's lighter Request/Response globals (the fast path). */
   overrideGlobalObjects?: boolean
+  /** Default true: the token GET's hot path in front of Hono (src/http/token-fast-path.ts). */
+  tokenFastPath?: boolean
 }
 
 export interface RunningBroker {
@@ -59,33 +63,36 @@ export function buildBroker(config: BrokerConfig, opts: StartBrokerOptions = {})
     now: () => clock.now(),
     lifecycle: { shuttingDown: false },
   }
-  const app = createApp(deps, logger)
+  const record = requestRecorder(logger, metrics)
+  const app = createApp(deps, logger, record)
+  const fastPath = tokenFastPath(deps, record)
   const detach = (): void => {
     metrics.detach()
     unfollow()
   }
-  return { app, engine, registry, logger, deps, detach }
+  return { app, fastPath, engine, registry, logger, deps, detach }
 }
 
 export async function startBroker(
   config: BrokerConfig,
   opts: StartBrokerOptions = {}
 ): Promise<RunningBroker> {
-  const { app, engine, registry, logger, deps, detach } = buildBroker(config, opts)
+  const { app, fastPath, engine, registry, logger, deps, detach } = buildBroker(config, opts)
   await engine.start()
-  let server: Server
+  const honoListener = getRequestListener(app.fetch, {
+    hostname: config.listen.host,
+    overrideGlobalObjects: opts.overrideGlobalObjects ?? true,
+  })
+  const server = createServer(
+    opts.tokenFastPath === false ? honoListener : inFront(fastPath, honoListener)
+  )
   try {
-    server = await new Promise<Server>((resolve, reject) => {
-      const s = serve(
-        {
-          fetch: app.fetch,
-          hostname: config.listen.host,
-          port: config.listen.port,
-          overrideGlobalObjects: opts.overrideGlobalObjects ?? true,
-        },
-        () => resolve(s as Server)
-      )
-      s.once('error', reject)
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject)
+      server.listen(config.listen.port, config.listen.host, () => {
+        server.off('error', reject)
+        resolve()
+      })
     })
   } catch (error) {
     // Nothing listens: release what the engine holds before reporting.
@@ -125,4 +132,21 @@ export async function startBroker(
     return closing
   }
   return { url, port: address.port, app, engine, registry, logger, shutdown }
+}
+
+/** Lets `fastPath` answer first; if it declines, or throws before answering, Hono answers. */
+function inFront(
+  fastPath: FastPath,
+  next: (req: IncomingMessage, res: ServerResponse) => Promise<void>
+): (req: IncomingMessage, res: ServerResponse) => void {
+  return (req, res) => {
+    let answered = false
+    try {
+      answered = fastPath(req, res)
+    } catch {
+      // A throw before the response was sent leaves the request to Hono (its answer or a 500).
+      answered = res.headersSent
+    }
+    if (!answered) void next(req, res)
+  }
 }

@@ -128,6 +128,10 @@ class Engine extends EventEmitter implements TokenEngine {
     return this.slot(appid).getToken()
   }
 
+  peekToken(appid: string): ServedToken | undefined {
+    return this.slots.get(appid)?.serve() ?? undefined
+  }
+
   invalidate(appid: string, accessToken: string, errcode?: number): Promise<InvalidateResult> {
     return this.slot(appid).invalidate(accessToken, errcode)
   }

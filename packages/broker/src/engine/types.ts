@@ -130,6 +130,11 @@ export interface TokenEngine {
   stop(): Promise<void>
   /** Never waits on a scheduled refresh; on a cold start waits (bounded) for the one upstream call. */
   getToken(appid: string, opts?: { signal?: AbortSignal }): Promise<ServedToken>
+  /**
+   * What getToken would answer at once, synchronously: the cached token if it is still safe to
+   * serve, else undefined (unknown app, cold start, near expiry). For the HTTP hot path.
+   */
+  peekToken(appid: string): ServedToken | undefined
   /** Compare-and-refresh: refreshes only if `accessToken` is still current. */
   invalidate(appid: string, accessToken: string, errcode?: number): Promise<InvalidateResult>
   /** Forced refresh (admin), still subject to quota and cooldown guards. */

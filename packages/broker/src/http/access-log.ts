@@ -1,9 +1,8 @@
 import type { Context, MiddlewareHandler } from 'hono'
 import { matchedRoutes } from 'hono/route'
-import type { BrokerLogger } from '../logger.js'
-import type { BrokerMetrics } from '../metrics.js'
 import type { BrokerEnv } from './env.js'
 import { resolveRequestId } from './request-id.js'
+import type { RecordRequest } from './request-record.js'
 
 /** The route template that answered ("/v1/apps/{appid}/token"), or "unmatched" (bounded labels). */
 export function routeTemplate(c: Context): string {
@@ -15,37 +14,21 @@ export function routeTemplate(c: Context): string {
   return 'unmatched'
 }
 
-/**
- * Sets the request id (echoed or generated, returned in X-Request-Id), then writes one access line
- * and the HTTP metrics per request; never logs headers, bodies or query strings.
- */
-export function accessLog(
-  logger: BrokerLogger,
-  metrics: BrokerMetrics
-): MiddlewareHandler<BrokerEnv> {
-  // The access line's fields are fixed and never secret, so it skips the redaction pass (which
-  // costs more than the rest of the line on the hot path).
-  const access = logger.child({}, { redact: { paths: [] } })
+/** Sets the request id (echoed or generated, returned in X-Request-Id), then records the request. */
+export function accessLog(record: RecordRequest): MiddlewareHandler<BrokerEnv> {
   return async (c, next) => {
-    const start = process.hrtime.bigint()
+    const start = performance.now()
     const requestId = resolveRequestId(c.req.header('x-request-id'))
     c.set('requestId', requestId)
     c.header('X-Request-Id', requestId)
     await next()
-    const seconds = Number(process.hrtime.bigint() - start) / 1e9
-    const route = routeTemplate(c)
-    const status = c.res.status
-    metrics.observeHttp(route, c.req.method, status, seconds)
-    access.info(
-      {
-        route,
-        method: c.req.method,
-        status,
-        ms: Math.round(seconds * 1e6) / 1e3,
-        client: c.get('client')?.name ?? null,
-        request_id: requestId,
-      },
-      'request'
-    )
+    record({
+      route: routeTemplate(c),
+      method: c.req.method,
+      status: c.res.status,
+      start,
+      client: c.get('client')?.name ?? null,
+      requestId,
+    })
   }
 }

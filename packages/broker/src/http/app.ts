@@ -4,6 +4,7 @@ import { scrubSecrets, type BrokerLogger } from '../logger.js'
 import { accessLog } from './access-log.js'
 import type { BrokerApp, RouteDeps } from './deps.js'
 import type { BrokerEnv } from './env.js'
+import type { RecordRequest } from './request-record.js'
 import { ApiError, errorResponse, toApiError } from './errors.js'
 import { registerAppsRoutes } from './routes/apps.js'
 import { registerHealthRoutes } from './routes/health.js'
@@ -32,7 +33,7 @@ export const OPENAPI_INFO = {
   },
 }
 
-export function createApp(deps: RouteDeps, logger: BrokerLogger): BrokerApp {
+export function createApp(deps: RouteDeps, logger: BrokerLogger, record: RecordRequest): BrokerApp {
   const app = new OpenAPIHono<BrokerEnv>({
     defaultHook: (result) => {
       if (!result.success)
@@ -42,7 +43,7 @@ export function createApp(deps: RouteDeps, logger: BrokerLogger): BrokerApp {
 
   // One middleware for the request id, the access line and the HTTP metrics: every layer in the
   // chain costs a closure and a promise on the hot path.
-  app.use('*', accessLog(logger, deps.metrics))
+  app.use('*', accessLog(record))
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', {
     type: 'http',

@@ -1,4 +1,4 @@
-import { createHash, timingSafeEqual } from 'node:crypto'
+import { hash, timingSafeEqual } from 'node:crypto'
 import type { MiddlewareHandler } from 'hono'
 import type { ClientConfig } from '../config/load.js'
 import type { Scope } from '../config/schema.js'
@@ -20,15 +20,25 @@ export function digestMatches(presented: Buffer, stored: Buffer): boolean {
 }
 
 export class Authenticator {
+  // Keys that matched, so that the hot path skips the hash (the largest cost of a token GET after
+  // the socket). Only matches are stored, so it holds at most one entry per configured client and
+  // an unknown key always takes the hashed, constant-time comparison. Whether a key is valid is no
+  // secret to whoever presents it (the answer says so); the keys themselves sit in this process's
+  // memory as the app secrets do, and never reach a log, metric or response.
+  private readonly known = new Map<string, ClientConfig>()
+
   constructor(private readonly clients: readonly ClientConfig[]) {}
 
   /** The client owning this key, or undefined. */
   identify(key: string): ClientConfig | undefined {
-    const digest = createHash('sha256').update(key, 'utf8').digest()
+    const cached = this.known.get(key)
+    if (cached) return cached
+    const digest = hash('sha256', key, 'buffer')
     let found: ClientConfig | undefined
     for (const client of this.clients) {
       if (digestMatches(digest, client.keyHash) && found === undefined) found = client
     }
+    if (found) this.known.set(key, found)
     return found
   }
 }

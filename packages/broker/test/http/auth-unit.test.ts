@@ -32,6 +32,18 @@ describe('bearer keys', () => {
     expect(auth.identify(sha256('key-a-000000000000').toString('hex'))).toBeUndefined()
   })
 
+  it('remembers only keys that matched: unknown keys are hashed every time', () => {
+    const clients = [client('a', 'key-a-000000000000')]
+    const auth = new Authenticator(clients)
+    const known = (auth as unknown as { known: Map<string, ClientConfig> }).known
+    for (let i = 0; i < 3; i++) {
+      expect(auth.identify('key-a-000000000000')).toBe(clients[0])
+      expect(auth.identify('key-a-000000000001')).toBeUndefined()
+      expect(auth.identify(`unknown-${i}`)).toBeUndefined()
+    }
+    expect([...known.keys()]).toEqual(['key-a-000000000000'])
+  })
+
   it('checks app lists, with null meaning every app', () => {
     expect(clientMayUseApp(client('a', 'k', ['wx00000000000000a1']), 'wx00000000000000a1')).toBe(
       true
