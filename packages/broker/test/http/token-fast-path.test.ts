@@ -58,7 +58,7 @@ describe('decides from the request alone, writing nothing when it declines', () 
       {}
     )
     broker = buildBroker(config, {
-      logger: createLogger({ level: 'silent' }),
+      logger: createLogger({ level: 'silent', destination: { write: () => {} } }),
       engine: { tuning: { retry: { attempts: 1, baseDelayMs: 5, maxDelayMs: 10 } } },
     })
     await broker.engine.start()
