@@ -24,8 +24,6 @@ export interface StartBrokerOptions {
   drainTimeoutMs?: number
   /** Default true: node-server's lighter Request/Response globals (the fast path). */
   overrideGlobalObjects?: boolean
-  /** Default true: the token GET's hot path in front of Hono (src/http/token-fast-path.ts). */
-  tokenFastPath?: boolean
 }
 
 export interface RunningBroker {
@@ -83,9 +81,7 @@ export async function startBroker(
     hostname: config.listen.host,
     overrideGlobalObjects: opts.overrideGlobalObjects ?? true,
   })
-  const server = createServer(
-    opts.tokenFastPath === false ? honoListener : inFront(fastPath, honoListener)
-  )
+  const server = createServer(inFront(fastPath, honoListener))
   try {
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject)

@@ -44,6 +44,12 @@ export function createApp(deps: RouteDeps, logger: BrokerLogger, record: RecordR
   // One middleware for the request id, the access line and the HTTP metrics: every layer in the
   // chain costs a closure and a promise on the hot path.
   app.use('*', accessLog(record))
+  // Responses under /v1 carry tokens and session keys: no cache between services may keep them
+  // (as RFC 6749 §5.1 asks of token responses). Errors included, for one simple rule.
+  app.use('/v1/*', async (c, next) => {
+    c.header('Cache-Control', 'no-store')
+    await next()
+  })
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', {
     type: 'http',

@@ -57,6 +57,7 @@ export function tokenFastPath(deps: RouteDeps, record: RecordRequest): FastPath 
     deps.metrics.countClientRequest(client.name, appid, 'token:read')
     res.writeHead(200, {
       'content-type': 'application/json',
+      'cache-control': 'no-store',
       'x-request-id': requestId,
       'content-length': Buffer.byteLength(body),
     })

@@ -356,6 +356,19 @@ describe('service routes', () => {
     expect(doc.components.securitySchemes.bearer).toMatchObject({ type: 'http', scheme: 'bearer' })
   })
 
+  it('every /v1 answer, success or error, says Cache-Control: no-store; others do not', async () => {
+    const v1 = [
+      await h.fetch(`/v1/apps/${APP1}/token`, { key: KEYS.reader }),
+      await h.fetch(`/v1/apps/${APP1}/token`),
+      await h.fetch(`/v1/apps/${APP2}/token`, { key: KEYS.reader }),
+      await h.fetch('/v1/apps', { key: KEYS.admin }),
+      await h.fetch(`/v1/apps/${APP1}/jscode2session`, jsonInit({ js_code: 'nope' }, KEYS.login)),
+    ]
+    expect(v1.map((r) => r.status)).toEqual([200, 401, 403, 200, 400])
+    for (const r of v1) expect(r.headers.get('cache-control')).toBe('no-store')
+    expect((await h.fetch('/healthz')).headers.get('cache-control')).toBeNull()
+  })
+
   it('404 envelope for an unknown route', async () => {
     await expectError(await h.fetch('/v2/nothing'), 404, 'not_found')
   })
