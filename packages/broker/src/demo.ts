@@ -30,6 +30,8 @@ export async function demoCommand(
       code,
       openid: `o_demo_user_${i + 1}`,
       unionid: `u_demo_user_${i + 1}`,
+      // WeChat's codes last 5 minutes; the printed curl lines should work for as long as it runs.
+      ttlSeconds: null,
     })
   }
   const clientKey = generateKey()

@@ -39,6 +39,22 @@ describe('/sns/jscode2session', () => {
     expectWxError(await login('c2'), 40029)
   })
 
+  it('codes expire 300 s after registration on the sim clock (40029); ttlSeconds sets another life, null none', async () => {
+    const { admin } = ctx.sim
+    await admin.registerLoginCode({ appid: APPID, code: 'late', openid: 'o1' })
+    await admin.registerLoginCode({ appid: APPID, code: 'edge', openid: 'o2' })
+    await admin.registerLoginCode({ appid: APPID, code: 'short', openid: 'o3', ttlSeconds: 10 })
+    await admin.registerLoginCode({ appid: APPID, code: 'forever', openid: 'o4', ttlSeconds: null })
+    await admin.advanceClock(10_000)
+    expectWxError(await login('short'), 40029)
+    await admin.advanceClock(285_000) // 295 s: the sim clock also runs in real time
+    expect((await login('edge')).body.openid).toBe('o2')
+    await admin.advanceClock(5_000)
+    expectWxError(await login('late'), 40029)
+    await admin.advanceClock(86_400_000)
+    expect((await login('forever')).body.openid).toBe('o4')
+  })
+
   it('issues a fresh random session_key when none is given, which becomes the user current one', async () => {
     await ctx.sim.admin.registerLoginCode({ appid: APPID, code: 'a', openid: 'o1' })
     await ctx.sim.admin.registerLoginCode({ appid: APPID, code: 'b', openid: 'o1' })

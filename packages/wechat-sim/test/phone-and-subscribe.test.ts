@@ -55,6 +55,24 @@ describe('POST /wxa/business/getuserphonenumber', () => {
     )
   })
 
+  it('a phone code expires 300 s after registration → 40029', async () => {
+    const { admin } = ctx.sim
+    const init = { appid: APPID, phoneNumber: '1', purePhoneNumber: '1', countryCode: 86 }
+    await admin.registerPhoneCode({ ...init, code: 'p-late' })
+    await admin.registerPhoneCode({ ...init, code: 'p-edge' })
+    const redeem = async (code: string) =>
+      wxPost(
+        ctx.sim,
+        '/wxa/business/getuserphonenumber',
+        { code },
+        { access_token: await accessToken(ctx.sim) }
+      )
+    await admin.advanceClock(295_000) // the sim clock also runs in real time
+    expect((await redeem('p-edge')).body.errcode).toBe(0)
+    await admin.advanceClock(5_000)
+    expectWxError(await redeem('p-late'), 40029)
+  })
+
   it('a code issued for another app → 40013; needs a token and POST', async () => {
     await ctx.sim.admin.registerPhoneCode({
       appid: 'wxother',

@@ -64,11 +64,17 @@ export function adminRoutes(state: SimState): Hono<SimEnv> {
   })
 
   admin.post('/login-codes', async (c) => {
-    state.users.addLoginCode(parseInput(loginCodeInitSchema, await body(c), 'login code'))
+    state.users.addLoginCode(
+      parseInput(loginCodeInitSchema, await body(c), 'login code'),
+      state.now()
+    )
     return c.json({ ok: true })
   })
   admin.post('/phone-codes', async (c) => {
-    state.users.addPhoneCode(parseInput(phoneCodeInitSchema, await body(c), 'phone code'))
+    state.users.addPhoneCode(
+      parseInput(phoneCodeInitSchema, await body(c), 'phone code'),
+      state.now()
+    )
     return c.json({ ok: true })
   })
   admin.post('/templates', async (c) => {

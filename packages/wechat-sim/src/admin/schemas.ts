@@ -33,6 +33,9 @@ export const loginCodeInitSchema = z.strictObject({
   unionid: z.string().min(1).optional(),
   sessionKey: z.string().min(1).optional(),
   blocked: z.boolean().optional(),
+  /** Seconds the code stays valid from registration (sim clock): default 300, as WeChat's
+   * 5 minutes; null never expires (the demo's printed codes). */
+  ttlSeconds: z.number().int().positive().nullable().optional(),
 })
 
 export const phoneCodeInitSchema = z.strictObject({
@@ -41,6 +44,9 @@ export const phoneCodeInitSchema = z.strictObject({
   phoneNumber: z.string().min(1),
   purePhoneNumber: z.string().min(1),
   countryCode: z.union([z.string().regex(/^\d{1,4}$/), z.number().int().nonnegative()]),
+  /** Seconds the code stays valid from registration (sim clock): default 300, as WeChat's
+   * 5 minutes; null never expires (the demo's printed codes). */
+  ttlSeconds: z.number().int().positive().nullable().optional(),
 })
 
 export const KEYWORD_TYPES = [

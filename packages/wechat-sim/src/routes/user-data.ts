@@ -7,7 +7,7 @@ export function registerPhoneRoutes(app: SimApp, state: SimState): void {
   tokenPost(app, state, '/wxa/business/getuserphonenumber', (c, config, body) => {
     const code = str(body.code)
     if (!code) throw new WxError(40029)
-    const phone = state.users.redeemPhoneCode(config.appid, code)
+    const phone = state.users.redeemPhoneCode(config.appid, code, state.now())
     const watermark = { timestamp: Math.floor(state.now() / 1000), appid: config.appid }
     return ok(c, { phone_info: { ...phone, watermark } })
   })

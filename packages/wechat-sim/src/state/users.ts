@@ -6,10 +6,19 @@ import type { AppConfig } from './apps.js'
 
 interface LoginCode extends SimLoginCodeInit {
   used: boolean
+  expiresAt: number
 }
 
 interface PhoneCode extends SimPhoneCodeInit {
   used: boolean
+  expiresAt: number
+}
+
+/** WeChat's login and phone codes are valid for 5 minutes. */
+export const CODE_TTL_SECONDS = 300
+
+function codeExpiry(ttlSeconds: number | null | undefined, now: number): number {
+  return ttlSeconds === null ? Infinity : now + (ttlSeconds ?? CODE_TTL_SECONDS) * 1000
 }
 
 export interface LoginResult {
@@ -59,17 +68,19 @@ export class Users {
     return this.users.get(`${appid}|${openid}`)
   }
 
-  addLoginCode(init: SimLoginCodeInit): void {
-    this.loginCodes.set(`${init.appid}|${init.code}`, { ...init, used: false })
+  addLoginCode(init: SimLoginCodeInit, now: number): void {
+    const expiresAt = codeExpiry(init.ttlSeconds, now)
+    this.loginCodes.set(`${init.appid}|${init.code}`, { ...init, used: false, expiresAt })
   }
 
   /**
-   * `jscode2session`: unknown (or another app's) code → 40029, used → 40163, blocked → 40226,
-   * more than the per-user rate in a minute → 45011 (the code is not spent by a refused call).
+   * `jscode2session`: unknown (or another app's) or expired code → 40029, used → 40163, blocked →
+   * 40226, more than the per-user rate in a minute → 45011 (the code is not spent by a refused
+   * call). An expired code is gone, used or not.
    */
   login(app: AppConfig, code: string, now: number): LoginResult {
     const entry = this.loginCodes.get(`${app.appid}|${code}`)
-    if (!entry) throw new WxError(40029)
+    if (!entry || now >= entry.expiresAt) throw new WxError(40029)
     if (entry.used) throw new WxError(40163)
     if (entry.blocked) throw new WxError(40226)
     if (minuteOf(now) !== this.rateMinute) {
@@ -101,14 +112,18 @@ export class Users {
     return user.sessionKey
   }
 
-  addPhoneCode(init: SimPhoneCodeInit): void {
-    this.phoneCodes.set(init.code, { ...init, used: false })
+  addPhoneCode(init: SimPhoneCodeInit, now: number): void {
+    this.phoneCodes.set(init.code, {
+      ...init,
+      used: false,
+      expiresAt: codeExpiry(init.ttlSeconds, now),
+    })
   }
 
-  /** One-use phone codes: unknown or used → 40029; issued for another app → 40013. */
-  redeemPhoneCode(appid: string, code: string): PhoneInfo {
+  /** One-use phone codes: unknown, used or expired → 40029; issued for another app → 40013. */
+  redeemPhoneCode(appid: string, code: string, now: number): PhoneInfo {
     const entry = this.phoneCodes.get(code)
-    if (!entry || entry.used) throw new WxError(40029)
+    if (!entry || entry.used || now >= entry.expiresAt) throw new WxError(40029)
     if (entry.appid !== appid) throw new WxError(40013)
     entry.used = true
     return {
