@@ -211,6 +211,20 @@ describe('over HTTP: the same answer, access line and metrics as the Hono route'
     }
   })
 
+  it('a hot path that throws before answering leaves the request to Hono', async () => {
+    const peek = vi.spyOn(h.broker.engine, 'peekToken').mockImplementation(() => {
+      throw new Error('broken hot path')
+    })
+    try {
+      const res = await h.fetch(`/v1/apps/${APP1}/token`, { key: KEYS.reader })
+      expect(peek).toHaveBeenCalledTimes(1)
+      expect(res.status).toBe(200)
+      expect(((await res.json()) as { appid: string }).appid).toBe(APP1)
+    } finally {
+      peek.mockRestore()
+    }
+  })
+
   it('every answer of either path is counted once, in the same series', async () => {
     const before = parsePrometheus(await (await h.fetch('/metrics')).text())
     const ok = { route: TOKEN_ROUTE, method: 'GET', status: '200' }
