@@ -32,6 +32,7 @@ export class HotCounter<T extends string> {
     registers: Registry[]
   }) {
     const all = this.all
+    // Registered in `registers`, where prom-client finds it; collect() runs on every scrape.
     new Counter<T>({
       ...config,
       collect() {
