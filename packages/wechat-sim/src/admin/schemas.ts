@@ -26,6 +26,10 @@ export const userInitSchema = z.strictObject({
   sessionKey: z.string().min(1).optional(),
 })
 
+/** Seconds a login or phone code stays valid from registration (sim clock): default 300, as
+ * WeChat's 5 minutes; null never expires (the demo's printed codes). */
+const codeTtlSeconds = z.number().int().positive().nullable().optional()
+
 export const loginCodeInitSchema = z.strictObject({
   appid,
   code: z.string().min(1),
@@ -33,9 +37,7 @@ export const loginCodeInitSchema = z.strictObject({
   unionid: z.string().min(1).optional(),
   sessionKey: z.string().min(1).optional(),
   blocked: z.boolean().optional(),
-  /** Seconds the code stays valid from registration (sim clock): default 300, as WeChat's
-   * 5 minutes; null never expires (the demo's printed codes). */
-  ttlSeconds: z.number().int().positive().nullable().optional(),
+  ttlSeconds: codeTtlSeconds,
 })
 
 export const phoneCodeInitSchema = z.strictObject({
@@ -44,9 +46,7 @@ export const phoneCodeInitSchema = z.strictObject({
   phoneNumber: z.string().min(1),
   purePhoneNumber: z.string().min(1),
   countryCode: z.union([z.string().regex(/^\d{1,4}$/), z.number().int().nonnegative()]),
-  /** Seconds the code stays valid from registration (sim clock): default 300, as WeChat's
-   * 5 minutes; null never expires (the demo's printed codes). */
-  ttlSeconds: z.number().int().positive().nullable().optional(),
+  ttlSeconds: codeTtlSeconds,
 })
 
 export const KEYWORD_TYPES = [

@@ -4,18 +4,13 @@ import { WxError } from '../errors.js'
 import type { SimLoginCodeInit, SimPhoneCodeInit, SimUser, SimUserInit } from '../types.js'
 import type { AppConfig } from './apps.js'
 
-interface LoginCode extends SimLoginCodeInit {
-  used: boolean
-  expiresAt: number
-}
-
-interface PhoneCode extends SimPhoneCodeInit {
-  used: boolean
-  expiresAt: number
-}
+/** A registered code and what became of it. */
+type Issued<T> = T & { used: boolean; expiresAt: number }
+type LoginCode = Issued<SimLoginCodeInit>
+type PhoneCode = Issued<SimPhoneCodeInit>
 
 /** WeChat's login and phone codes are valid for 5 minutes. */
-export const CODE_TTL_SECONDS = 300
+const CODE_TTL_SECONDS = 300
 
 function codeExpiry(ttlSeconds: number | null | undefined, now: number): number {
   return ttlSeconds === null ? Infinity : now + (ttlSeconds ?? CODE_TTL_SECONDS) * 1000
