@@ -12,6 +12,12 @@ import type {
 // series resolved once, and hand prom-client the totals when it is scraped. Label sets are
 // bounded (route templates, statuses, configured clients and apps), so series are never freed.
 
+/** Stores a series made on first use under its key, and returns it. */
+function remember<S>(all: Map<string, S>, key: string, series: S): S {
+  all.set(key, series)
+  return series
+}
+
 /** One counter series: inc() is an addition; the scrape moves the count into prom-client. */
 export class CounterSeries {
   pending = 0
@@ -48,12 +54,7 @@ export class HotCounter<T extends string> {
 
   /** The series for `labels`, made on first use; `key` identifies the label set. */
   series(key: string, labels: () => LabelValues<T>): CounterSeries {
-    let s = this.all.get(key)
-    if (!s) {
-      s = new CounterSeries(labels())
-      this.all.set(key, s)
-    }
-    return s
+    return this.all.get(key) ?? remember(this.all, key, new CounterSeries(labels()))
   }
 }
 
@@ -105,12 +106,7 @@ export class HotHistogram<T extends string> extends Histogram<T> {
 
   /** The series for `labels`, made on first use; `key` identifies the label set. */
   series(key: string, labels: () => LabelValues<T>): HistogramSeries {
-    let s = this.hot.get(key)
-    if (!s) {
-      s = new HistogramSeries(labels(), this.bounds)
-      this.hot.set(key, s)
-    }
-    return s
+    return this.hot.get(key) ?? remember(this.hot, key, new HistogramSeries(labels(), this.bounds))
   }
 
   override reset(): void {
