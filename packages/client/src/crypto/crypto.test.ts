@@ -1,4 +1,4 @@
-import { createCipheriv } from 'node:crypto'
+import { createCipheriv, createHash } from 'node:crypto'
 import { describe, expect, it } from 'vitest'
 import {
   deterministicVector as V3,
@@ -9,7 +9,7 @@ import {
   userDataVector as UD,
 } from '../../test/helpers/vectors.js'
 import { DecryptError, InvalidInputError } from '../errors.js'
-import { MessageCrypto } from './message-crypto.js'
+import { MessageCrypto, type MessageFormat, type VerifyUrlQuery } from './message-crypto.js'
 import { sessionKeySignature, verifySignature } from './signature.js'
 import { decryptUserData } from './user-data.js'
 
@@ -25,6 +25,14 @@ function decryptError(fn: () => unknown): DecryptError {
     return error as DecryptError
   }
   throw new Error('expected a DecryptError')
+}
+
+/** Encrypts user data as WeChat does (AES-128-CBC, PKCS#7) with fixed key 1s and IV 2s. */
+const userKey = Buffer.alloc(16, 1)
+const userIv = Buffer.alloc(16, 2)
+function sealUserData(plaintext: string | Buffer): string {
+  const c = createCipheriv('aes-128-cbc', userKey, userIv)
+  return Buffer.concat([c.update(plaintext), c.final()]).toString('base64')
 }
 
 describe('decryptUserData', () => {
@@ -90,20 +98,45 @@ describe('decryptUserData', () => {
   })
 
   it('rejects a plaintext that is not JSON, or JSON without a watermark', () => {
-    const key = Buffer.alloc(16, 1)
-    const iv = Buffer.alloc(16, 2)
-    const seal = (text: string): string => {
-      const c = createCipheriv('aes-128-cbc', key, iv)
-      return Buffer.concat([c.update(text), c.final()]).toString('base64')
-    }
-    const k = key.toString('base64')
-    const i = iv.toString('base64')
-    expect(decryptError(() => decryptUserData(k, seal('hello'), i, { appid: 'wx1' })).reason).toBe(
-      'invalid_plaintext'
-    )
+    const k = userKey.toString('base64')
+    const i = userIv.toString('base64')
     expect(
-      decryptError(() => decryptUserData(k, seal('{"a":1}'), i, { appid: 'wx1' })).reason
+      decryptError(() => decryptUserData(k, sealUserData('hello'), i, { appid: 'wx1' })).reason
+    ).toBe('invalid_plaintext')
+    expect(
+      decryptError(() => decryptUserData(k, sealUserData('{"a":1}'), i, { appid: 'wx1' })).reason
     ).toBe('missing_watermark')
+  })
+
+  // Regressions found by crypto.fuzz.test.ts.
+
+  it('rejects a payload that is not valid UTF-8 instead of returning it with U+FFFD in it', () => {
+    const appid = 'wxb11529c136998cb6'
+    const plaintext = Buffer.from(
+      `{"note":"abcdefghij","watermark":{"appid":"${appid}","timestamp":1}}`
+    )
+    plaintext[9] = 0xff // the "a": a damaged byte inside a string value
+    const e = decryptError(() =>
+      decryptUserData(
+        userKey.toString('base64'),
+        sealUserData(plaintext),
+        userIv.toString('base64'),
+        { appid }
+      )
+    )
+    expect(e.reason).toBe('invalid_plaintext')
+  })
+
+  it('rejects a JSON array as not an object, even one holding a watermark', () => {
+    const e = decryptError(() =>
+      decryptUserData(
+        userKey.toString('base64'),
+        sealUserData('[{"watermark":{"appid":"wx1","timestamp":1}}]'),
+        userIv.toString('base64'),
+        { appid: 'wx1' }
+      )
+    )
+    expect(e.reason).toBe('invalid_plaintext')
   })
 
   it('requires the appid option', () => {
@@ -114,6 +147,17 @@ describe('decryptUserData', () => {
 })
 
 describe('signatures', () => {
+  it('refuses to verify without a token: a forged signature over timestamp and nonce was accepted', () => {
+    const { timestamp, nonce } = urlVerificationVector
+    const forged = createHash('sha1').update([timestamp, nonce].sort().join('')).digest('hex')
+    for (const token of [undefined, '', null, 0]) {
+      expect(() =>
+        verifySignature({ token: token as string, signature: forged, timestamp, nonce })
+      ).toThrow(InvalidInputError)
+    }
+    expect(() => verifySignature(undefined as never)).toThrow(InvalidInputError)
+  })
+
   it('verifies the official URL-verification and plaintext-push signatures', () => {
     const { token, signature, timestamp, nonce } = urlVerificationVector
     expect(verifySignature({ token, signature, timestamp, nonce })).toBe(true)
@@ -303,5 +347,88 @@ describe('MessageCrypto', () => {
         randomBytes: () => new Uint8Array(3),
       }).encrypt('x')
     ).toThrow(/randomBytes/)
+  })
+
+  // Regressions found by crypto.fuzz.test.ts.
+
+  it('rejects a bit-flipped Encrypt that decrypts to bytes that are not UTF-8', () => {
+    const encrypt = (JSON.parse(V1.body) as { Encrypt: string }).Encrypt
+    const bytes = Buffer.from(encrypt, 'base64')
+    bytes[32]! ^= 1 // garbles message bytes 12..27; padding, length and appid stay intact
+    const e = decryptError(() => v1().decrypt(bytes.toString('base64')))
+    expect(e.reason).toBe('invalid_plaintext')
+  })
+
+  it('compares the appid trailer as bytes, and rejects a message that is not UTF-8', () => {
+    const seal = (full: Buffer): string => {
+      const c = createCipheriv('aes-256-cbc', Buffer.alloc(32), Buffer.alloc(16))
+      return Buffer.concat([c.update(full), c.final()]).toString('base64') // PKCS#7 16 ⊂ 32
+    }
+    const frame = (msg: Buffer, trailer: Buffer): Buffer => {
+      const length = Buffer.alloc(4)
+      length.writeUInt32BE(msg.length)
+      return Buffer.concat([Buffer.alloc(16), length, msg, trailer])
+    }
+    const odd = new MessageCrypto({
+      token: 't',
+      encodingAESKey: V1.encodingAESKey,
+      appid: '\uFFFD',
+    })
+    const e1 = decryptError(() => odd.decrypt(seal(frame(Buffer.from('hi'), Buffer.from([0xff])))))
+    expect(e1.reason).toBe('appid_mismatch')
+    const e2 = decryptError(() =>
+      v1().decrypt(seal(frame(Buffer.from([0x80]), Buffer.from(V1.appid))))
+    )
+    expect(e2.reason).toBe('invalid_plaintext')
+  })
+
+  it('signs a reply with the TimeStamp its body carries, and refuses timestamps that are not whole seconds', () => {
+    const crypto = v1(V1.reply.random)
+    const body = JSON.parse(
+      crypto.encryptReply(V1.reply.message, { timestamp: '0012', nonce: 1, format: 'json' })
+    ) as { Encrypt: string; MsgSignature: string; TimeStamp: number; Nonce: string }
+    expect(body.TimeStamp).toBe(12)
+    expect(body.MsgSignature).toBe(crypto.signature(body.TimeStamp, body.Nonce, body.Encrypt))
+    for (const timestamp of ['', ' 1714112445', '1e3', '0x10', '1.5', '-1', -1, 1.5, NaN]) {
+      expect(() => crypto.encryptReply('x', { timestamp, nonce: 1, format: 'json' })).toThrow(
+        /^timestamp: must be a Unix time in whole seconds/
+      )
+    }
+    expect(() =>
+      crypto.encryptReply('x', { timestamp: 1, nonce: 1, format: 'JSON' as MessageFormat })
+    ).toThrow(/^format: must be "json" or "xml"/)
+  })
+
+  it('throws InvalidInputError, not a TypeError, for a missing query or body', () => {
+    const query = { msg_signature: V1.msgSignature, timestamp: V1.timestamp, nonce: V1.nonce }
+    for (const body of [undefined, null, 42, Buffer.from(V1.body)]) {
+      expect(() => v1().decryptMessage(query, body as unknown as string)).toThrow(
+        /^body: must be the raw request body/
+      )
+    }
+    expect(() => v1().decryptMessage(undefined as never, V1.body)).toThrow(InvalidInputError)
+    expect(() => v1().verifyUrl(undefined as never)).toThrow(InvalidInputError)
+    const { signature, timestamp, nonce } = urlVerificationVector
+    const noEcho = { signature, timestamp, nonce } as VerifyUrlQuery
+    expect(decryptError(() => v1().verifyUrl(noEcho)).reason).toBe('missing_field')
+  })
+
+  it('checks randomBytes: a function, returning 16 bytes', () => {
+    const options = { token: 't', encodingAESKey: V1.encodingAESKey, appid: 'wx1' }
+    expect(() => new MessageCrypto({ ...options, randomBytes: 'x' as never })).toThrow(
+      /^randomBytes: must be a function/
+    )
+    const notBytes = new MessageCrypto({ ...options, randomBytes: () => ({}) as Uint8Array })
+    expect(() => notBytes.encrypt('x')).toThrow(/^randomBytes: must return exactly the 16 bytes/)
+  })
+
+  it('refuses a quadratic XML body quickly, before the signature is checked', () => {
+    const body = `<xml><Encrypt>${'<![CDATA[]]>'.repeat(20_000)}</Encrypt></xml>`
+    const started = performance.now()
+    const e = decryptError(() =>
+      v1().decryptMessage({ msg_signature: 'x', timestamp: 1, nonce: 1 }, body)
+    )
+    expect(e.reason).toBe('missing_field')
+    expect(performance.now() - started).toBeLessThan(1000)
   })
 })

@@ -3,7 +3,8 @@ import { DecryptError, InvalidInputError } from '../errors.js'
 import { isRecord } from '../http.js'
 import { aesCbcDecrypt, aesCbcEncrypt } from './aes-cbc.js'
 import { decodeBase64 } from './base64.js'
-import { hexEqual, sortedSha1, verifySignature } from './signature.js'
+import { hexEqual, signedText, sortedSha1, verifySignature } from './signature.js'
+import { decryptedText } from './utf8.js'
 import { buildXml, parseXml } from './xml.js'
 
 export interface MessageCryptoOptions {
@@ -76,7 +77,7 @@ const BLOCK = 32
  */
 export class MessageCrypto {
   readonly #token: string
-  readonly #appid: string
+  readonly #appidBytes: Buffer
   readonly #keys: AesKey[]
   readonly #random: (size: number) => Uint8Array
 
@@ -88,16 +89,20 @@ export class MessageCrypto {
       throw new InvalidInputError('appid', 'must be your appid, e.g. "wx0123456789abcdef"')
     }
     this.#token = options.token
-    this.#appid = options.appid
+    this.#appidBytes = Buffer.from(options.appid, 'utf8')
     this.#keys = [aesKey('encodingAESKey', options.encodingAESKey)]
     if (options.previousEncodingAESKey !== undefined) {
       this.#keys.push(aesKey('previousEncodingAESKey', options.previousEncodingAESKey))
+    }
+    if (options.randomBytes !== undefined && typeof options.randomBytes !== 'function') {
+      throw new InvalidInputError('randomBytes', 'must be a function (size) => Uint8Array')
     }
     this.#random = options.randomBytes ?? nodeRandomBytes
   }
 
   /** Answers WeChat's URL-verification GET: returns `echostr` to send back verbatim. */
   verifyUrl(query: VerifyUrlQuery): string {
+    requireQuery(query)
     const ok = verifySignature({
       token: this.#token,
       signature: query.signature,
@@ -105,24 +110,29 @@ export class MessageCrypto {
       nonce: query.nonce,
     })
     if (!ok) throw new DecryptError('signature_mismatch', 'signature does not match the Token')
+    if (typeof query.echostr !== 'string') {
+      throw new DecryptError('missing_field', 'the query has no echostr to send back')
+    }
     return query.echostr
   }
 
   /** `msg_signature = sha1(sort([token, timestamp, nonce, encrypt]))`. */
   signature(timestamp: string | number, nonce: string | number, encrypt: string): string {
-    return sortedSha1(this.#token, String(timestamp), String(nonce), encrypt)
+    const t = signedArgument('timestamp', timestamp)
+    const n = signedArgument('nonce', nonce)
+    return sortedSha1(this.#token, t, n, encrypt)
   }
 
   /** Encrypts a message into WeChat's base64 `Encrypt` value. */
   encrypt(plaintext: string): string {
-    const random = Buffer.from(this.#random(16))
-    if (random.length !== 16) {
+    const random = this.#random(16)
+    if (!(random instanceof Uint8Array) || random.length !== 16) {
       throw new InvalidInputError('randomBytes', 'must return exactly the 16 bytes asked for')
     }
     const msg = Buffer.from(plaintext, 'utf8')
     const length = Buffer.alloc(4)
     length.writeUInt32BE(msg.length)
-    const full = Buffer.concat([random, length, msg, Buffer.from(this.#appid, 'utf8')])
+    const full = Buffer.concat([random, length, msg, this.#appidBytes])
     const { key, iv } = this.#keys[0]!
     return aesCbcEncrypt(key, iv, full, BLOCK).toString('base64')
   }
@@ -146,13 +156,26 @@ export class MessageCrypto {
    * already-parsed JSON object. Checks `msg_signature` before decrypting.
    */
   decryptMessage(query: PushQuery, body: string | Record<string, unknown>): DecryptedMessage {
-    const outer =
-      typeof body === 'string' ? parseBody(body) : { format: 'json' as const, fields: body }
+    requireQuery(query)
+    let outer: { format: MessageFormat; fields: Record<string, unknown> }
+    if (typeof body === 'string') outer = parseBody(body)
+    else if (isRecord(body) && !ArrayBuffer.isView(body)) outer = { format: 'json', fields: body }
+    else {
+      throw new InvalidInputError(
+        'body',
+        'must be the raw request body as a string (decode a Buffer first), or the parsed JSON object'
+      )
+    }
     const encrypt = outer.fields.Encrypt
     if (typeof encrypt !== 'string' || encrypt === '') {
       throw new DecryptError('missing_field', 'the body has no Encrypt field (is safe mode on?)')
     }
-    const expected = this.signature(query.timestamp, query.nonce, encrypt)
+    const timestamp = signedText(query.timestamp)
+    const nonce = signedText(query.nonce)
+    if (timestamp === undefined || nonce === undefined) {
+      throw new DecryptError('missing_field', 'the query needs one timestamp and one nonce')
+    }
+    const expected = this.signature(timestamp, nonce, encrypt)
     if (typeof query.msg_signature !== 'string' || !hexEqual(expected, query.msg_signature)) {
       throw new DecryptError(
         'signature_mismatch',
@@ -172,20 +195,22 @@ export class MessageCrypto {
     reply: string | Record<string, string | number>,
     options: EncryptReplyOptions
   ): string {
+    const format = options?.format
+    if (format !== 'json' && format !== 'xml') {
+      throw new InvalidInputError('format', 'must be "json" or "xml", as the push came')
+    }
+    // Signed as the body carries it: WeChat checks MsgSignature against TimeStamp and Nonce.
+    const timestamp = unixSeconds(options.timestamp)
+    const nonce = signedArgument('nonce', options.nonce)
     const plaintext =
       typeof reply === 'string'
         ? reply
-        : options.format === 'json'
+        : format === 'json'
           ? JSON.stringify(reply)
           : buildXml(reply)
     const encrypt = this.encrypt(plaintext)
-    const signature = this.signature(options.timestamp, options.nonce, encrypt)
-    const timestamp = Number(options.timestamp)
-    if (!Number.isInteger(timestamp)) {
-      throw new InvalidInputError('timestamp', 'must be a Unix time in whole seconds')
-    }
-    const nonce = String(options.nonce)
-    if (options.format === 'json') {
+    const signature = this.signature(timestamp, nonce, encrypt)
+    if (format === 'json') {
       return JSON.stringify({
         Encrypt: encrypt,
         MsgSignature: signature,
@@ -208,11 +233,37 @@ export class MessageCrypto {
     if (20 + length > full.length) {
       throw new DecryptError('invalid_plaintext', 'the message length field is out of range')
     }
-    const appid = full.subarray(20 + length).toString('utf8')
-    if (appid !== this.#appid)
+    // Compared as bytes: decoding first would let invalid UTF-8 pass as U+FFFD.
+    if (!full.subarray(20 + length).equals(this.#appidBytes)) {
       throw new DecryptError('appid_mismatch', 'the message is not for this appid')
-    return full.subarray(20, 20 + length).toString('utf8')
+    }
+    return decryptedText(full.subarray(20, 20 + length), 'the message')
   }
+}
+
+/** A timestamp or nonce the caller passed, as it is signed. */
+function signedArgument(field: string, value: unknown): string {
+  const text = signedText(value)
+  if (text === undefined) throw new InvalidInputError(field, 'must be a string or a number')
+  return text
+}
+
+function requireQuery(query: unknown): void {
+  if (!isRecord(query)) {
+    throw new InvalidInputError('query', 'must be the request query parameters as an object')
+  }
+}
+
+/** A Unix time in whole seconds, as a number or as the digits a query string carries. */
+function unixSeconds(value: unknown): number {
+  const seconds = typeof value === 'string' && /^\d{1,15}$/.test(value) ? Number(value) : value
+  if (typeof seconds !== 'number' || !Number.isSafeInteger(seconds) || seconds < 0) {
+    throw new InvalidInputError(
+      'timestamp',
+      'must be a Unix time in whole seconds, e.g. 1714112445'
+    )
+  }
+  return seconds
 }
 
 function parseBody(text: string): { format: MessageFormat; fields: Record<string, unknown> } {

@@ -1,6 +1,8 @@
 import { DecryptError, InvalidInputError } from '../errors.js'
+import { isRecord } from '../http.js'
 import { aesCbcDecrypt } from './aes-cbc.js'
 import { decodeBase64 } from './base64.js'
+import { decryptedText } from './utf8.js'
 
 export interface DecryptUserDataOptions {
   /** Your appid: the plaintext's `watermark.appid` must equal it. */
@@ -42,16 +44,17 @@ export function decryptUserData<T extends object = Record<string, unknown>>(
     )
   }
   const plain = aesCbcDecrypt(key, ivBytes, decodeBase64('encryptedData', encryptedData), 16)
+  const text = decryptedText(plain, 'the decrypted data')
   let data: unknown
   try {
-    data = JSON.parse(plain.toString('utf8'))
+    data = JSON.parse(text)
   } catch {
     throw new DecryptError(
       'invalid_plaintext',
       'the decrypted data is not JSON (wrong session_key?)'
     )
   }
-  if (typeof data !== 'object' || data === null) {
+  if (!isRecord(data)) {
     throw new DecryptError('invalid_plaintext', 'the decrypted data is not a JSON object')
   }
   const watermark = (data as { watermark?: { appid?: unknown } }).watermark
