@@ -51,6 +51,9 @@ describe('Grafana dashboard', () => {
         /histogram_quantile\(0\.99, sum by \(route, le\).*wxbroker_http_request_duration_seconds_bucket/,
       ],
       'Requests by client': [/by \(client, appid, scope\).*wxbroker_client_requests_total/],
+      'Replicas and store': [/wxbroker_store_up/],
+      // What /readyz lists in `degraded`: replicas stay ready through a store outage (design §3.7).
+      Degradations: [/by \(instance, reason\).*wxbroker_degraded/],
     }
     for (const [title, patterns] of Object.entries(wanted)) {
       const exprs = exprsOf(title)

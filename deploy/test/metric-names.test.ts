@@ -84,6 +84,7 @@ describe('metric names in the dashboard and the rules', () => {
     expect(usedFamilies(uses, known).filter((n) => n.startsWith('wxbroker_'))).toEqual([
       'wxbroker_app_failing',
       'wxbroker_client_requests_total',
+      'wxbroker_degraded',
       'wxbroker_http_request_duration_seconds',
       'wxbroker_http_requests_total',
       'wxbroker_invalidations_total',

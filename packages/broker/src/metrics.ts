@@ -210,6 +210,19 @@ export function createMetrics(opts: MetricsOptions): BrokerMetrics {
     },
   })
   void storeUp
+  // The same list /readyz reports in `degraded`, from the same readiness() call at scrape time, so
+  // the probe and the metric cannot disagree; a reason that clears drops its series.
+  const degraded = new Gauge({
+    name: 'wxbroker_degraded',
+    help: '1 per active degradation; reason as in the degraded list of /readyz (e.g. store_unreachable, app_failing:<appid>)',
+    labelNames: ['reason'],
+    registers,
+    collect() {
+      this.reset()
+      for (const d of engine.readiness().degradations) this.set({ reason: d.reason }, 1)
+    },
+  })
+  void degraded
 
   const onRefresh = (e: EngineEvents['refresh']): void => {
     refreshTotal.inc({ appid: e.appid, kind: e.kind, reason: e.reason, result: e.result })

@@ -2,6 +2,7 @@ import { EventEmitter } from 'node:events'
 import { randomBytes } from 'node:crypto'
 import { hostname } from 'node:os'
 import { systemClock } from './clock.js'
+import { assessReadiness } from './readiness.js'
 import { MemoryStore } from './store/memory-store.js'
 import { RedisStore } from './store/redis-store.js'
 import type { Store } from './store/types.js'
@@ -165,12 +166,11 @@ class Engine extends EventEmitter implements TokenEngine {
   }
 
   readiness(): Readiness {
-    const storeUp = this.store.isUp()
-    const reasons: string[] = storeUp ? [] : ['store unreachable']
-    for (const slot of this.slots.values()) {
-      if (!slot.serve()) reasons.push(`${slot.appid}: no valid token (${slot.status().state})`)
-    }
-    return { ready: reasons.length === 0, storeUp, reasons }
+    return assessReadiness({
+      started: this.started,
+      storeUp: this.store.isUp(),
+      apps: this.status(),
+    })
   }
 
   private slot(appid: string): TokenSlot {

@@ -84,10 +84,31 @@ export interface AppStatus {
   }
 }
 
+/**
+ * One way this replica is not fully working (design §3.7). `/readyz`, the `wxbroker_degraded`
+ * gauge and the status page all show the list `readiness()` builds, so they cannot disagree.
+ */
+export interface Degradation {
+  /**
+   * Stable and machine-readable: `not_started` or `store_unreachable` for the replica, and
+   * `<code>:<appid>` for one app (`no_token`, `app_failing`, `quota_warn`, `quota_exhausted`). New
+   * reasons may be added; existing ones keep their spelling.
+   */
+  reason: string
+  /** The same for people; never carries a secret or a token. */
+  message: string
+  /** The replica cannot serve some app: it is not ready. */
+  blocking: boolean
+}
+
 export interface Readiness {
+  /** Can serve a valid token for every app now, whether or not the store is reachable. */
   ready: boolean
   storeUp: boolean
+  /** Why it is not ready, for people: the blocking degradations' messages (empty when ready). */
   reasons: string[]
+  /** Everything not fully working, blocking or not: replica-wide first, then per app in order. */
+  degradations: Degradation[]
 }
 
 export interface Code2SessionResult {

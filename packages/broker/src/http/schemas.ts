@@ -102,8 +102,32 @@ export const AppStatusBody = z
 
 export const AppsBody = z.object({ apps: z.array(AppStatusBody) }).openapi('Apps')
 
+export const ReadinessQuery = z.object({
+  strict: z
+    .enum(['true', 'false'], { error: 'strict must be true or false' })
+    .optional()
+    .openapi({
+      param: { name: 'strict', in: 'query' },
+      description:
+        'true: also 503 on any degradation (the store included), for operators and tests',
+    }),
+})
+
 export const ReadinessBody = z
-  .object({ ready: z.boolean(), store_up: z.boolean(), reasons: z.array(z.string()) })
+  .object({
+    ready: z.boolean(),
+    store_up: z.boolean(),
+    reasons: z
+      .array(z.string())
+      .openapi({ description: 'Why it is not ready, for people (empty when ready)' }),
+    degraded: z.array(z.string()).openapi({
+      description:
+        'Stable machine-readable reasons for what is not fully working: not_started, ' +
+        'store_unreachable, no_token:<appid>, app_failing:<appid>, quota_warn:<appid>, ' +
+        'quota_exhausted:<appid> (more may be added)',
+      example: ['store_unreachable'],
+    }),
+  })
   .openapi('Readiness')
 
 export function tokenJson(t: ServedToken): z.infer<typeof TokenBody> {

@@ -1,7 +1,8 @@
-import type { AppStatus } from '../engine/types.js'
+import { quotaExhausted } from '../engine/readiness.js'
+import type { AppStatus, Readiness } from '../engine/types.js'
 
 // A small read-only HTML page for operators. It shows state only: never a token, a secret or a
-// client key (the data it gets, AppStatus, carries none).
+// client key (the data it gets, AppStatus and Readiness, carries none).
 
 const ESCAPES: Record<string, string> = {
   '&': '&amp;',
@@ -30,7 +31,7 @@ function ago(at: number, now: number): string {
 
 function appCard(s: AppStatus, now: number): string {
   const pct = s.quota.limit > 0 ? Math.min(100, (s.quota.used / s.quota.limit) * 100) : 0
-  const barClass = s.quota.used >= s.quota.limit ? 'full' : s.quota.warn ? 'warn' : 'ok'
+  const barClass = quotaExhausted(s) ? 'full' : s.quota.warn ? 'warn' : 'ok'
   const expiry =
     s.wechatExpiresAt === null ? 'no token' : formatDuration((s.wechatExpiresAt - now) / 1000)
   const lastRefresh = s.lastRefresh
@@ -53,7 +54,29 @@ function appCard(s: AppStatus, now: number): string {
 </section>`
 }
 
-export function renderStatusPage(statuses: readonly AppStatus[], now: number): string {
+/** The replica's verdict and what is degraded: the same list /readyz and wxbroker_degraded show. */
+function readinessSection(r: Readiness): string {
+  const verdict = r.ready
+    ? 'Ready: a valid token for every app'
+    : 'Not ready: some app cannot be served'
+  const items = r.degradations
+    .map(
+      (d) =>
+        `<li class="${d.blocking ? 'blocking' : 'degraded'}" data-reason="${escapeHtml(d.reason)}">${escapeHtml(d.message)}</li>`
+    )
+    .join('\n')
+  return `<section class="readiness ${r.ready ? 'ready' : 'not-ready'}">
+<h2>${verdict}</h2>
+<p class="store">Store: ${r.storeUp ? 'reachable' : 'unreachable'}</p>
+${items ? `<ul class="degradations">\n${items}\n</ul>` : '<p class="degradations">Nothing degraded.</p>'}
+</section>`
+}
+
+export function renderStatusPage(
+  statuses: readonly AppStatus[],
+  readiness: Readiness,
+  now: number
+): string {
   return `<!doctype html>
 <html lang="en">
 <head>
@@ -66,12 +89,15 @@ body{font:14px/1.4 system-ui,sans-serif;margin:2rem;color:#222;background:#fafaf
 h1{font-size:1.4rem}.app{background:#fff;border:1px solid #ddd;border-radius:6px;padding:1rem;margin:0 0 1rem;max-width:40rem}
 h2{font-size:1.1rem;margin:0 0 .5rem}dl{display:grid;grid-template-columns:9rem 1fr;gap:.25rem .5rem;margin:0}dt{color:#666}dd{margin:0}
 .state{font-size:.8rem;padding:.1rem .4rem;border-radius:4px;background:#eee}.state.ok{background:#d4f4dd}.state.failing,.state.quota_exhausted{background:#fbd5d5}
+.readiness{border-radius:6px;padding:.75rem 1rem;margin:0 0 1rem;max-width:40rem;border:1px solid #ddd}.readiness.ready{background:#eef9f1}.readiness.not-ready{background:#fdecec}
+.readiness p,.readiness ul{margin:.25rem 0 0}li.blocking{color:#a11;font-weight:600}li.degraded{color:#8a5a00}
 .bar{height:.6rem;background:#eee;border-radius:3px;margin-top:.25rem;overflow:hidden}.fill{height:100%}.fill.ok{background:#3a9d5d}.fill.warn{background:#e0a100}.fill.full{background:#c33}
 </style>
 </head>
 <body>
 <h1>wxbroker status</h1>
 <p class="generated">Generated ${escapeHtml(new Date(now).toISOString())}; refreshes every 15 s.</p>
+${readinessSection(readiness)}
 ${statuses.map((s) => appCard(s, now)).join('\n')}
 </body>
 </html>

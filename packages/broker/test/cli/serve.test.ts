@@ -56,7 +56,12 @@ describe('wxbroker serve', () => {
       expect((await sim.admin.tokens(APPID, 'stable')).all).toHaveLength(1)
       for (const r of [a, b]) {
         const ready = await fetch(`${r.url}/readyz`)
-        expect(await ready.json()).toMatchObject({ ready: true, store_up: true })
+        expect(await ready.json()).toEqual({
+          ready: true,
+          store_up: true,
+          reasons: [],
+          degraded: [],
+        })
       }
       expect(await Promise.all([a.proc.stop('SIGTERM'), b.proc.stop('SIGTERM')])).toEqual([0, 0])
     } finally {

@@ -13,6 +13,7 @@ import {
   sleep,
   shortLivedApp,
 } from './fixtures.js'
+import { ManualClock } from './manual-clock.js'
 
 describe('store outages degrade, never crash (guarantee 7)', () => {
   let sim: Simulator
@@ -38,7 +39,7 @@ describe('store outages degrade, never crash (guarantee 7)', () => {
       await redis?.stopAll()
     })
 
-    it('Redis SIGKILLed and restarted under load: serving continues, not ready while down, no lost or duplicated generations', async () => {
+    it('Redis SIGKILLed and restarted under load: serving continues, ready but degraded while down, no lost or duplicated generations', async () => {
       const { appid, opts } = await shortLivedApp(sim, redis.url, { lifeSeconds: 6 })
       engines = [createEngine(opts), createEngine(opts)]
       await Promise.all(engines.map((e) => e.start()))
@@ -67,15 +68,23 @@ describe('store outages degrade, never crash (guarantee 7)', () => {
         () => engines.every((e) => !e.readiness().storeUp),
         'every replica reports the store down'
       )
-      expect(engines[0]!.readiness()).toMatchObject({
-        ready: false,
-        reasons: ['store unreachable'],
-      })
+      // Still ready (each holds a valid token), the outage reported as a degradation (§3.7).
+      for (const engine of engines) {
+        expect(engine.readiness()).toEqual({
+          ready: true,
+          storeUp: false,
+          reasons: [],
+          degradations: [
+            { reason: 'store_unreachable', message: 'store unreachable', blocking: false },
+          ],
+        })
+      }
       await sleep(1500) // serving from memory meanwhile
+      expect(engines.every((e) => e.readiness().ready)).toBe(true)
       await redis.restart() // empty: the store lost every record
       await eventually(
-        () => engines.every((e) => e.readiness().ready),
-        'every replica is ready again',
+        () => engines.every((e) => e.readiness().degradations.length === 0),
+        'no replica is degraded any more',
         5000
       )
       // Rotations after the restart continue the generation sequence.
@@ -92,6 +101,50 @@ describe('store outages degrade, never crash (guarantee 7)', () => {
       expect(generations).toEqual(Array.from({ length: generations.length }, (_, i) => i + 1))
       for (const tokens of byGeneration.values()) expect(tokens.size).toBe(1)
       expect(await calls(sim, '/cgi-bin/token', appid)).toBeGreaterThanOrEqual(generations.length)
+    })
+
+    it('Redis down for good: ready exactly while the held token can be served, then not ready naming the app', async () => {
+      await redis.restart()
+      const appid = newAppid()
+      await sim.admin.registerApp({ appid, secret: SECRET })
+      const clock = new ManualClock(Date.now())
+      const engine = createEngine(options(sim, [app(appid)], redisStore([redis.url]), { clock }))
+      engines = [engine]
+      await engine.start()
+      const held = await engine.getToken(appid)
+      await redis.kill()
+      await eventually(() => !engine.readiness().storeUp, 'the replica sees the store down')
+
+      const storeDown = {
+        reason: 'store_unreachable',
+        message: 'store unreachable',
+        blocking: false,
+      }
+      clock.advance(held.expiresAt - 3000 - clock.now())
+      let flippedAt: number | undefined
+      while (clock.now() < held.expiresAt + 500) {
+        const servable = engine.peekToken(appid) !== undefined
+        const r = engine.readiness()
+        // Not ready for the token running out, and not a moment before.
+        expect(r.ready, `at ${held.expiresAt - clock.now()} ms before expiry`).toBe(servable)
+        if (servable) {
+          expect(r).toMatchObject({ reasons: [], degradations: [storeDown] })
+        } else {
+          flippedAt ??= clock.now()
+          expect(r).toEqual({
+            ready: false,
+            storeUp: false,
+            reasons: [`${appid}: no valid token`],
+            degradations: [
+              storeDown,
+              { reason: `no_token:${appid}`, message: `${appid}: no valid token`, blocking: true },
+            ],
+          })
+        }
+        clock.advance(250)
+      }
+      expect(flippedAt).toBeGreaterThan(held.expiresAt - 3000)
+      expect(flippedAt).toBeLessThanOrEqual(held.expiresAt)
     })
   })
 
@@ -118,12 +171,13 @@ describe('store outages degrade, never crash (guarantee 7)', () => {
       const first = await engine.getToken(appid)
 
       await nodes.servers[0]!.kill()
-      await eventually(() => engine.readiness().ready, 'ready with two of three nodes')
+      await eventually(() => engine.readiness().storeUp, 'store up with two of three nodes')
       const second = await engine.refresh(appid)
       expect(second.generation).toBe(first.generation + 1)
 
       await nodes.servers[1]!.kill()
       await eventually(() => !engine.readiness().storeUp, 'store down with one of three nodes')
+      expect(engine.readiness()).toMatchObject({ ready: true, reasons: [] })
       const refused = await engine.refresh(appid).catch((e: unknown) => e)
       expect(refused).toBeInstanceOf(EngineError)
       expect(refused).toMatchObject({ code: 'store_unavailable' })
@@ -132,7 +186,8 @@ describe('store outages degrade, never crash (guarantee 7)', () => {
 
       await nodes.servers[0]!.restart()
       await nodes.servers[1]!.restart()
-      await eventually(() => engine.readiness().ready, 'ready again')
+      await eventually(() => engine.readiness().storeUp, 'store up again')
+      expect(engine.readiness().degradations).toEqual([])
       expect(await calls(sim, '/cgi-bin/token', appid)).toBe(before)
       const third = await engine.refresh(appid)
       expect(third.generation).toBe(second.generation + 1)

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { parsePrometheus } from '@wxbroker/testkit'
 import {
   APP1,
   APP2,
@@ -312,7 +313,15 @@ describe('service routes', () => {
     await token(APP2)
     const res = await h.fetch('/readyz')
     expect(res.status).toBe(200)
-    expect(await res.json()).toEqual({ ready: true, store_up: true, reasons: [] })
+    expect(await res.json()).toEqual({ ready: true, store_up: true, reasons: [], degraded: [] })
+    const strict = await h.fetch('/readyz?strict=true')
+    expect(strict.status).toBe(200)
+    expect((await h.fetch('/readyz?strict=false')).status).toBe(200)
+  })
+
+  it('GET /readyz?strict=yes is 400 naming the parameter', async () => {
+    const body = await expectError(await h.fetch('/readyz?strict=yes'), 400, 'bad_request')
+    expect(body.error.message).toContain('strict must be true or false')
   })
 
   it('GET /metrics is Prometheus text', async () => {
@@ -411,12 +420,36 @@ describe('guarded and unavailable tokens', () => {
     expect(body.error.rid).toEqual(expect.any(String))
   })
 
-  it('/readyz is 503 with reasons while an app has no token', async () => {
+  it('/readyz is 503 with reasons while an app has no token; degraded names every condition', async () => {
     const res = await g.fetch('/readyz')
     expect(res.status).toBe(503)
-    const body = (await res.json()) as { ready: boolean; reasons: string[] }
-    expect(body.ready).toBe(false)
-    expect(body.reasons.join(' ')).toContain(APP2)
+    expect(await res.json()).toEqual({
+      ready: false,
+      store_up: true,
+      reasons: [`${APP2}: no valid token (failing)`],
+      // APP1 still serves its token with the quota used up: degraded, not a reason to be unready.
+      degraded: [`quota_exhausted:${APP1}`, `no_token:${APP2}`, `app_failing:${APP2}`],
+    })
+    const strict = (await (await g.fetch('/readyz?strict=true')).json()) as { reasons: string[] }
+    expect(strict.reasons).toEqual([
+      `${APP1}: today's token quota is used up`,
+      `${APP2}: no valid token (failing)`,
+      `${APP2}: refreshes failing (errcode 40125)`,
+    ])
+    const m = parsePrometheus(await (await g.fetch('/metrics')).text())
+    const gauge = m.samples.filter((s) => s.name === 'wxbroker_degraded')
+    expect(gauge.map((s) => [s.labels.reason, s.value])).toEqual([
+      [`quota_exhausted:${APP1}`, 1],
+      [`no_token:${APP2}`, 1],
+      [`app_failing:${APP2}`, 1],
+    ])
+  })
+
+  it('/status shows what is degraded, as /readyz does', async () => {
+    const html = await (await g.fetch('/status')).text()
+    expect(html).toContain('Not ready: some app cannot be served')
+    expect(html).toContain(`data-reason="no_token:${APP2}"`)
+    expect(html).toContain(`data-reason="quota_exhausted:${APP1}"`)
   })
 })
 

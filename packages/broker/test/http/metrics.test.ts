@@ -146,6 +146,8 @@ describe('/metrics after a scripted run', () => {
     expect(m.get('wxbroker_app_failing', { appid: APP1, kind: 'stable' })).toBe(0)
     expect(m.get('wxbroker_last_wechat_errcode', { appid: APP1, kind: 'stable' })).toBe(0)
     expect(m.get('wxbroker_store_up')).toBe(1)
+    // Nothing degraded: the family is declared, with no series.
+    expect(m.samples.filter((s) => s.name === 'wxbroker_degraded')).toEqual([])
   })
 
   it('counts authorized requests per client, app and scope', () => {
@@ -198,6 +200,7 @@ describe('/metrics after a scripted run', () => {
       'wxbroker_quota_wechat_limit',
       'wxbroker_app_failing',
       'wxbroker_last_wechat_errcode',
+      'wxbroker_degraded',
       'process_resident_memory_bytes',
     ]) {
       expect(m.families.has(name), name).toBe(true)

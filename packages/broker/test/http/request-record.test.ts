@@ -11,7 +11,12 @@ import { createMetrics } from '../../src/metrics.js'
 const TIME = /"time":"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z"/
 
 // Only what createMetrics touches: no engine events or apps here.
-const engine = { on: () => engine, off: () => engine, status: () => [], readiness: () => ({}) }
+const engine = {
+  on: () => engine,
+  off: () => engine,
+  status: () => [],
+  readiness: () => ({ ready: true, storeUp: true, reasons: [], degradations: [] }),
+}
 
 function setup(level = 'info') {
   const lines: string[] = []

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import type { AppStatus } from '../../src/engine/types.js'
+import type { AppStatus, Readiness } from '../../src/engine/types.js'
 import { escapeHtml, formatDuration, renderStatusPage } from '../../src/http/status-page.js'
 
 const NOW = Date.parse('2026-11-23T10:00:00Z')
@@ -19,6 +19,8 @@ const status = (over: Partial<AppStatus> = {}): AppStatus => ({
   ...over,
 })
 
+const READY: Readiness = { ready: true, storeUp: true, reasons: [], degradations: [] }
+
 describe('status page', () => {
   it('shows kind, generation, time to expiry, last refresh, last error and a quota bar', () => {
     const html = renderStatusPage(
@@ -31,6 +33,7 @@ describe('status page', () => {
           lastError: { errcode: 40125, errmsg: 'invalid appsecret <b>', at: NOW - 5000 },
         }),
       ],
+      READY,
       NOW
     )
     expect(html).toContain('<dd class="kind">stable</dd>')
@@ -41,6 +44,37 @@ describe('status page', () => {
     expect(html).toContain('class="fill warn" style="width:85.0%"')
     expect(html).toContain('40125 invalid appsecret &lt;b&gt; (5s ago)')
     expect(html).not.toContain('<b>')
+  })
+
+  it('says whether the replica is ready and lists what is degraded, the store included', () => {
+    expect(renderStatusPage([status()], READY, NOW)).toContain(
+      '<h2>Ready: a valid token for every app</h2>\n<p class="store">Store: reachable</p>\n<p class="degradations">Nothing degraded.</p>'
+    )
+    const html = renderStatusPage(
+      [status({ expiresIn: null })],
+      {
+        ready: false,
+        storeUp: false,
+        reasons: ['wx00000000000000a1: no valid token'],
+        degradations: [
+          { reason: 'store_unreachable', message: 'store unreachable', blocking: false },
+          {
+            reason: 'no_token:wx00000000000000a1',
+            message: 'wx00000000000000a1: no valid token <now>',
+            blocking: true,
+          },
+        ],
+      },
+      NOW
+    )
+    expect(html).toContain('<section class="readiness not-ready">')
+    expect(html).toContain('<p class="store">Store: unreachable</p>')
+    expect(html).toContain(
+      '<li class="degraded" data-reason="store_unreachable">store unreachable</li>'
+    )
+    expect(html).toContain(
+      '<li class="blocking" data-reason="no_token:wx00000000000000a1">wx00000000000000a1: no valid token &lt;now&gt;</li>'
+    )
   })
 
   it('escapes HTML and formats durations', () => {

@@ -1,9 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startRedis } from '@wxbroker/testkit'
-import { APP1, KEYS, expectError, startHarness, type Harness } from '../support/harness.js'
+import { APP1, APP2, KEYS, expectError, startHarness, type Harness } from '../support/harness.js'
 import { parsePrometheus } from '@wxbroker/testkit'
 
-// A broker whose Redis is unreachable from the start: 503 store_unavailable, not ready, store_up 0.
+// A broker whose Redis is unreachable from the start: 503 store_unavailable, store_up 0, and not
+// ready because it holds no token (design §3.7: the outage alone is a degradation, not a reason).
 
 let h: Harness
 let stopRedis: () => Promise<void>
@@ -25,11 +26,18 @@ describe('store unreachable', () => {
     await expectError(res, 503, 'store_unavailable')
   })
 
-  it('/readyz is 503 with store_up false, and wxbroker_store_up is 0', async () => {
+  it('/readyz is 503 naming the apps without a token, degraded names the store; store_up is 0', async () => {
     const ready = await h.fetch('/readyz')
     expect(ready.status).toBe(503)
-    expect(await ready.json()).toMatchObject({ ready: false, store_up: false })
+    expect(await ready.json()).toEqual({
+      ready: false,
+      store_up: false,
+      reasons: [`${APP1}: no valid token (cold)`, `${APP2}: no valid token (cold)`],
+      degraded: ['store_unreachable', `no_token:${APP1}`, `no_token:${APP2}`],
+    })
     const m = parsePrometheus(await (await h.fetch('/metrics')).text())
     expect(m.get('wxbroker_store_up')).toBe(0)
+    expect(m.get('wxbroker_degraded', { reason: 'store_unreachable' })).toBe(1)
+    expect(m.get('wxbroker_degraded', { reason: `no_token:${APP1}` })).toBe(1)
   })
 })

@@ -8,7 +8,8 @@ import { renderStatusPage } from '../status-page.js'
 export function registerStatusPage(app: BrokerApp, deps: RouteDeps): void {
   const { enabled, requireAdmin } = deps.config.statusPage
   if (!enabled) return
-  const page = (c: Context<BrokerEnv>) => c.html(renderStatusPage(deps.engine.status(), deps.now()))
+  const page = (c: Context<BrokerEnv>) =>
+    c.html(renderStatusPage(deps.engine.status(), deps.engine.readiness(), deps.now()))
   if (requireAdmin) app.get('/status', requireScope(deps.auth, 'admin'), page)
   else app.get('/status', page)
 }
