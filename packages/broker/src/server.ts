@@ -1,5 +1,5 @@
 import type { AddressInfo } from 'node:net'
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
+import type { IncomingMessage, ServerResponse } from 'node:http'
 import { getRequestListener } from '@hono/node-server'
 import { Registry } from 'prom-client'
 import type { BrokerConfig } from './config/load.js'
@@ -11,6 +11,7 @@ import type { BrokerApp, RouteDeps } from './http/deps.js'
 import { requestRecorder } from './http/request-record.js'
 import { tokenFastPath, type FastPath } from './http/token-fast-path.js'
 import { followEngineEvents } from './engine-log.js'
+import { createHttpServer } from './http-server.js'
 import { createLogger, type BrokerLogger } from './logger.js'
 import { createMetrics } from './metrics.js'
 
@@ -81,7 +82,7 @@ export async function startBroker(
     hostname: config.listen.host,
     overrideGlobalObjects: opts.overrideGlobalObjects ?? true,
   })
-  const server = createServer(inFront(fastPath, honoListener))
+  const server = createHttpServer(inFront(fastPath, honoListener), config.http, logger)
   try {
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject)
