@@ -30,6 +30,9 @@ function connectionOptions(): RedisOptions {
     enableOfflineQueue: false,
     maxRetriesPerRequest: 1,
     connectTimeout: 2000,
+    // A stop while a node accepts but does not answer (a start still connecting) waits this long
+    // for it to close the connection, then cuts it (ioredis's default is 2 s per connection).
+    disconnectTimeout: 200,
     retryStrategy: (times: number) => Math.min(50 * 2 ** Math.min(times, 5), 1000),
   }
 }
@@ -48,6 +51,8 @@ export class RedisStore implements Store {
   private readonly events = new EventEmitter()
   private readonly channel: string
   private up = false
+  /** Set by close(): a start still connecting stops there. */
+  private closing = false
 
   constructor(private readonly options: RedisStoreOptions) {
     this.clients = options.nodes.map((url) => new Redis(url, connectionOptions()))
@@ -73,11 +78,15 @@ export class RedisStore implements Store {
   async connect(): Promise<void> {
     // A node that is down now is retried in the background; the engine starts degraded meanwhile.
     await Promise.allSettled(this.clients.map((c) => c.connect()))
+    // Closed meanwhile (a stop during the start): connect() would open the connections again.
+    if (this.closing) return
     await Promise.allSettled(this.subscribers.map((s) => s.connect()))
+    if (this.closing) return
     this.recomputeUp()
   }
 
   async close(): Promise<void> {
+    this.closing = true
     await Promise.allSettled(
       [...this.clients, ...this.subscribers].map(async (c) => {
         if (c.status === 'ready') await c.quit()

@@ -1,0 +1,97 @@
+import { createServer, type AddressInfo, type Socket } from 'node:net'
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { startSimulator, type Simulator } from '@wxbroker/wechat-sim'
+import { serveBroker, spawnBroker, writeConfig, type BrokerProcess } from '@wxbroker/testkit'
+import { APPID, SECRET, SECRET_ENV, serveConfig as config } from './serve-fixture.js'
+
+// `wxbroker serve` from start to stop, as a real process: it binds before it spends anything
+// upstream, reports what it cannot bind and says `starting` until the engine runs. (SIGHUP's
+// drain is in serve.test.ts.)
+
+let sim: Simulator
+const running: BrokerProcess[] = []
+const closers: (() => Promise<void>)[] = []
+beforeAll(async () => {
+  sim = await startSimulator({ apps: [{ appid: APPID, secret: SECRET }] })
+})
+afterEach(async () => {
+  await Promise.all(running.splice(0).map((b) => b.proc.stop('SIGKILL')))
+  await Promise.all(closers.splice(0).map((close) => close()))
+  await sim.admin.clearFaults()
+})
+afterAll(async () => {
+  await sim.close()
+})
+
+function track<T extends BrokerProcess>(broker: T): T {
+  running.push(broker)
+  return broker
+}
+
+/** A TCP server on a free port that accepts connections and never answers (closed after each test). */
+async function silentServer(): Promise<number> {
+  const sockets = new Set<Socket>()
+  const server = createServer((socket) => {
+    sockets.add(socket)
+    socket.on('error', () => undefined)
+  })
+  closers.push(
+    () =>
+      new Promise((resolve) => {
+        sockets.forEach((s) => s.destroy())
+        server.close(() => resolve())
+      })
+  )
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
+  return (server.address() as AddressInfo).port
+}
+
+async function tokenCalls(): Promise<number> {
+  const calls = await sim.admin.calls()
+  return (calls['/cgi-bin/token'] ?? 0) + (calls['/cgi-bin/stable_token'] ?? 0)
+}
+
+const everything = (b: BrokerProcess): string => `${b.stdout.join('\n')}\n${b.stderr()}`
+
+describe('bind first, then start the engine', () => {
+  it('a port in use: exit 1 naming listen and the fix, and no upstream token call', async () => {
+    const port = await silentServer()
+    const before = await tokenCalls()
+    const broker = track(
+      spawnBroker(
+        ['serve', '--config', writeConfig(config(sim.url).replace('port: 0', `port: ${port}`))],
+        SECRET_ENV
+      )
+    )
+    expect(await broker.proc.exited).toBe(1)
+    expect(await tokenCalls()).toBe(before)
+    expect(broker.stderr()).toContain(`cannot listen on 127.0.0.1:${port} (EADDRINUSE)`)
+    expect(broker.stderr()).toContain('listen.port')
+    expect(broker.stderr()).not.toMatch(/^\s+at /m)
+  })
+
+  it('a listen.host that does not resolve: exit 1 naming listen.host, no stack, no upstream call', async () => {
+    const before = await tokenCalls()
+    const yaml = config(sim.url).replace('host: 127.0.0.1', 'host: no-such-host.invalid')
+    const broker = track(spawnBroker(['serve', '--config', writeConfig(yaml)], SECRET_ENV))
+    expect(await broker.proc.exited).toBe(1)
+    expect(await tokenCalls()).toBe(before)
+    expect(broker.stderr()).toContain('listen.host')
+    expect(broker.stderr()).not.toMatch(/^\s+at /m)
+    expect(everything(broker)).not.toContain(SECRET)
+  })
+
+  it('while the engine starts (a Redis that never answers): /readyz 503 `starting`; SIGTERM still exits 0', async () => {
+    const silent = await silentServer()
+    const yaml = config(sim.url, `store: { redis: "redis://127.0.0.1:${silent}/0" }`)
+    const broker = track(await serveBroker(yaml, SECRET_ENV))
+    const ready = await fetch(`${broker.url}/readyz`)
+    expect(ready.status).toBe(503)
+    expect(((await ready.json()) as { reasons: string[] }).reasons).toContain('starting')
+    expect((await fetch(`${broker.url}/healthz`)).status).toBe(200)
+    const started = Date.now()
+    expect(await broker.proc.stop('SIGTERM')).toBe(0)
+    expect(Date.now() - started).toBeLessThan(5000)
+    expect(broker.stdout.some((l) => l.includes('"msg":"stopped"'))).toBe(true)
+  })
+})
