@@ -1,12 +1,22 @@
 import { createServer, type AddressInfo, type Socket } from 'node:net'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { startSimulator, type Simulator } from '@wxbroker/wechat-sim'
-import { serveBroker, spawnBroker, writeConfig, type BrokerProcess } from '@wxbroker/testkit'
-import { APPID, SECRET, SECRET_ENV, serveConfig as config } from './serve-fixture.js'
+import {
+  freePort,
+  serveBroker,
+  spawnBroker,
+  startRedis,
+  writeConfig,
+  type BrokerProcess,
+} from '@wxbroker/testkit'
+import { APPID, SECRET, SECRET_ENV, auth, serveConfig as config } from './serve-fixture.js'
 
 // `wxbroker serve` from start to stop, as a real process: it binds before it spends anything
-// upstream, reports what it cannot bind and says `starting` until the engine runs. (SIGHUP's
-// drain is in serve.test.ts.)
+// upstream, reports what it cannot bind, says `starting` until the engine runs, names the Redis
+// nodes it cannot reach and stops without a false "store unreachable". (SIGHUP's drain is in
+// serve.test.ts.)
+
+const REDIS_PASSWORD = 'lifecycle-redis-pw-71c3e9'
 
 let sim: Simulator
 const running: BrokerProcess[] = []
@@ -93,5 +103,52 @@ describe('bind first, then start the engine', () => {
     expect(await broker.proc.stop('SIGTERM')).toBe(0)
     expect(Date.now() - started).toBeLessThan(5000)
     expect(broker.stdout.some((l) => l.includes('"msg":"stopped"'))).toBe(true)
+  })
+})
+
+describe('the store in the logs', () => {
+  it('a clean stop logs no "store unreachable"; a Redis killed under it does, naming the node', async () => {
+    const redis = await startRedis()
+    try {
+      const yaml = config(sim.url, `store: { redis: "${redis.url}/0", keyPrefix: lifecycle }`)
+      const clean = track(await serveBroker(yaml, SECRET_ENV))
+      expect((await fetch(`${clean.url}/v1/apps/${APPID}/token`, { headers: auth })).status).toBe(
+        200
+      )
+      expect(await clean.proc.stop('SIGTERM')).toBe(0)
+      expect(clean.stdout.some((l) => l.includes('"msg":"stopped"'))).toBe(true)
+      expect(clean.stdout.filter((l) => l.includes('store unreachable'))).toEqual([])
+
+      const outage = track(await serveBroker(yaml, SECRET_ENV))
+      await outage.waitForLine((l) => l.includes('"msg":"engine started"'))
+      await redis.kill()
+      await outage.waitForLine((l) => l.includes('store unreachable'))
+      const lost = await outage.waitForLine((l) => l.includes('Redis node connection lost'))
+      expect(JSON.parse(lost)).toMatchObject({
+        node: `127.0.0.1:${redis.port}/0`,
+        code: 'ECONNREFUSED',
+      })
+      await redis.restart()
+      await outage.waitForLine((l) => l.includes('Redis node reachable again'))
+    } finally {
+      await redis.stopAll()
+    }
+  })
+
+  it('Redis down at start: a warning names each node (host:port/db, no password) and the error code', async () => {
+    const port = await freePort()
+    const yaml = config(
+      sim.url,
+      `store: { redis: "redis://:${REDIS_PASSWORD}@127.0.0.1:${port}/2" }`
+    )
+    const broker = track(await serveBroker(yaml, SECRET_ENV))
+    const line = await broker.waitForLine((l) => l.includes('Redis node unreachable at start'))
+    expect(JSON.parse(line)).toMatchObject({
+      level: 40,
+      node: `127.0.0.1:${port}/2`,
+      code: 'ECONNREFUSED',
+    })
+    expect(await broker.proc.stop('SIGTERM')).toBe(0)
+    expect(everything(broker)).not.toContain(REDIS_PASSWORD)
   })
 })
