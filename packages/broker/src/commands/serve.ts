@@ -1,4 +1,5 @@
 import { ConfigError, loadConfig, type BrokerConfig } from '../config/load.js'
+import { guardSecretsOf, reportFatal } from '../fatal-error.js'
 import { createLogger } from '../logger.js'
 import { listenBroker, type RunningBroker } from '../server.js'
 
@@ -75,6 +76,7 @@ export async function serveCommand(
     }
     throw e
   }
+  guardSecretsOf(config)
   const logger = createLogger({ level: config.log.level })
   let broker: RunningBroker
   try {
@@ -87,8 +89,6 @@ export async function serveCommand(
   }
   exitOnSignals(broker)
   // The engine's start catches store and WeChat failures itself; anything else is a bug.
-  broker.started.catch((error: unknown) => {
-    throw error
-  })
+  broker.started.catch(reportFatal)
   return 'running'
 }

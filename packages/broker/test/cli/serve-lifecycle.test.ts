@@ -1,4 +1,8 @@
+import { mkdtempSync, writeFileSync } from 'node:fs'
 import { createServer, type AddressInfo, type Socket } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { pathToFileURL } from 'node:url'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { startSimulator, type Simulator } from '@wxbroker/wechat-sim'
 import {
@@ -9,12 +13,20 @@ import {
   writeConfig,
   type BrokerProcess,
 } from '@wxbroker/testkit'
-import { APPID, SECRET, SECRET_ENV, auth, serveConfig as config } from './serve-fixture.js'
+import {
+  APPID,
+  KEY,
+  KEY_SHA,
+  SECRET,
+  SECRET_ENV,
+  auth,
+  serveConfig as config,
+} from './serve-fixture.js'
 
 // `wxbroker serve` from start to stop, as a real process: it binds before it spends anything
 // upstream, reports what it cannot bind, says `starting` until the engine runs, names the Redis
-// nodes it cannot reach and stops without a false "store unreachable". (SIGHUP's drain is in
-// serve.test.ts.)
+// nodes it cannot reach, stops without a false "store unreachable", and never prints a config
+// secret in an uncaught error. (SIGHUP's drain is in serve.test.ts.)
 
 const REDIS_PASSWORD = 'lifecycle-redis-pw-71c3e9'
 
@@ -150,5 +162,61 @@ describe('the store in the logs', () => {
     })
     expect(await broker.proc.stop('SIGTERM')).toBe(0)
     expect(everything(broker)).not.toContain(REDIS_PASSWORD)
+  })
+})
+
+describe('no uncaught error prints a config value', () => {
+  // A preloaded module throws (or rejects) inside the running broker on SIGUSR2 with a message
+  // holding the app secret, the Redis password (in a URL and bare) and the client key: the
+  // process-level handlers must scrub all of them. No production hook: only Node's --import.
+  const preload = join(mkdtempSync(join(tmpdir(), 'wxb-fatal-')), 'throw-on-usr2.mjs')
+  writeFileSync(
+    preload,
+    `const leak = () => new Error(\`boom secret \${process.env.APP_SECRET} ` +
+      `url redis://:\${process.env.LEAK_PW}@127.0.0.1:1/0 pw \${process.env.LEAK_PW} ` +
+      `key "\${process.env.LEAK_KEY}"\`)\n` +
+      `process.on('SIGUSR2', () => {\n` +
+      `  if (process.env.LEAK_HOW === 'reject') void Promise.reject(leak())\n` +
+      `  else throw leak()\n` +
+      `})\n`
+  )
+
+  it.each(['throw', 'reject'])(
+    'an uncaught %s: one scrubbed line on stderr, exit 1',
+    async (how) => {
+      const port = await freePort()
+      const yaml = config(
+        sim.url,
+        `store: { redis: "redis://:${REDIS_PASSWORD}@127.0.0.1:${port}/0" }`
+      ).replace(`keySha256: ${KEY_SHA}`, 'key: ${env:LEAK_KEY}')
+      const broker = track(
+        await serveBroker(yaml, {
+          ...SECRET_ENV,
+          LEAK_PW: REDIS_PASSWORD,
+          LEAK_KEY: KEY,
+          LEAK_HOW: how,
+          NODE_OPTIONS: `--import=${pathToFileURL(preload).href}`,
+        })
+      )
+      broker.proc.child.kill('SIGUSR2')
+      expect(await broker.proc.exited).toBe(1)
+      for (const secret of [SECRET, REDIS_PASSWORD, KEY]) {
+        expect(everything(broker)).not.toContain(secret)
+      }
+      const stderr = broker.stderr()
+      expect(stderr.trim().split('\n')).toHaveLength(1)
+      expect(stderr).toMatch(
+        /^wxbroker: fatal: Error: boom secret \[redacted\] url redis:\/\/\*\*\*@/
+      )
+    }
+  )
+
+  it('a Redis URL ioredis cannot parse (port 99999): exit 1, no password, no app secret, no stack', async () => {
+    const yaml = config(sim.url, `store: { redis: "redis://:${REDIS_PASSWORD}@127.0.0.1:99999/0" }`)
+    const broker = track(spawnBroker(['serve', '--config', writeConfig(yaml)], SECRET_ENV))
+    expect(await broker.proc.exited).toBe(1)
+    expect(everything(broker)).not.toContain(REDIS_PASSWORD)
+    expect(everything(broker)).not.toContain(SECRET)
+    expect(broker.stderr()).not.toMatch(/^\s+at /m)
   })
 })
