@@ -1,5 +1,8 @@
 // The `wxbroker` executable (bin/wxbroker.js loads this file).
+import { installFatalHandlers, reportFatal } from './fatal-error.js'
 import { main } from './run-cli.js'
 
-const code = await main(process.argv.slice(2))
+// Before anything else: an uncaught error must end as one scrubbed line, never Node's stack dump.
+installFatalHandlers()
+const code = await main(process.argv.slice(2)).catch(reportFatal)
 if (code !== 'running') process.exitCode = code

@@ -46,6 +46,14 @@ export function createLogger(
   )
 }
 
+/**
+ * Hides the credentials of every `scheme://user:pass@` URL inside free text (an error message):
+ * `scheme://***@`. (Config messages show one whole value and mask it in config/format-issues.ts.)
+ */
+export function maskUrlCredentialsIn(text: string): string {
+  return text.replace(/\b([a-z][a-z0-9+.-]*:\/\/)[^\s/@'"]*@/gi, '$1***@')
+}
+
 /** Removes credential-looking query parameters from free text (e.g. an upstream URL in an error). */
 export function scrubSecrets(text: string): string {
   return text.replace(

@@ -1,5 +1,5 @@
 import type { AddressInfo } from 'node:net'
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
+import type { IncomingMessage, Server, ServerResponse } from 'node:http'
 import { getRequestListener } from '@hono/node-server'
 import { Registry } from 'prom-client'
 import type { BrokerConfig } from './config/load.js'
@@ -11,8 +11,10 @@ import type { BrokerApp, RouteDeps } from './http/deps.js'
 import { requestRecorder } from './http/request-record.js'
 import { tokenFastPath, type FastPath } from './http/token-fast-path.js'
 import { followEngineEvents } from './engine-log.js'
+import { createHttpServer } from './http-server.js'
 import { createLogger, type BrokerLogger } from './logger.js'
 import { createMetrics } from './metrics.js'
+import { StartingEngine } from './starting-engine.js'
 
 export interface StartBrokerOptions {
   logger?: BrokerLogger
@@ -33,6 +35,8 @@ export interface RunningBroker {
   engine: TokenEngine
   registry: Registry
   logger: BrokerLogger
+  /** Settles once the engine has started (store connected, first refreshes under way). */
+  started: Promise<void>
   /** Graceful: readiness 503, stop accepting, drain, close connections, stop the engine. */
   shutdown(): Promise<void>
 }
@@ -71,27 +75,26 @@ export function buildBroker(config: BrokerConfig, opts: StartBrokerOptions = {})
   return { app, fastPath, engine, registry, logger, deps, detach }
 }
 
-export async function startBroker(
+/**
+ * Binds the port first, then starts the engine: a start that cannot listen (port in use, a host
+ * that does not resolve, EACCES) fails before any store connection or upstream token call, so a
+ * crash loop costs no quota. Resolves once listening; `started` settles when the engine has
+ * started. Until then readiness says `starting` and token readers wait (see StartingEngine).
+ */
+export async function listenBroker(
   config: BrokerConfig,
   opts: StartBrokerOptions = {}
 ): Promise<RunningBroker> {
   const { app, fastPath, engine, registry, logger, deps, detach } = buildBroker(config, opts)
-  await engine.start()
   const honoListener = getRequestListener(app.fetch, {
     hostname: config.listen.host,
     overrideGlobalObjects: opts.overrideGlobalObjects ?? true,
   })
-  const server = createServer(inFront(fastPath, honoListener))
+  const server = createHttpServer(inFront(fastPath, honoListener), config.http, logger)
   try {
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject)
-      server.listen(config.listen.port, config.listen.host, () => {
-        server.off('error', reject)
-        resolve()
-      })
-    })
+    await listen(server, config.listen)
   } catch (error) {
-    // Nothing listens: release what the engine holds before reporting.
+    // Nothing listens and the engine never started: release what building it took.
     detach()
     await engine.stop()
     throw error
@@ -103,6 +106,14 @@ export async function startBroker(
     { url, store: config.store.kind, apps: config.apps.map((a) => a.appid), config: config.source },
     'wxbroker listening'
   )
+
+  const startedAt = performance.now()
+  const started = engine.start().then(() => {
+    if (deps.lifecycle.shuttingDown) return // a stop cut the start short
+    deps.engine = engine
+    logger.info({ ms: Math.round(performance.now() - startedAt) }, 'engine started')
+  })
+  deps.engine = new StartingEngine(engine, started, opts.engine?.coldStartTimeoutMs ?? 10_000)
 
   const drainTimeoutMs = opts.drainTimeoutMs ?? 5000
   let closing: Promise<void> | undefined
@@ -122,12 +133,39 @@ export async function startBroker(
       clearInterval(sweeper)
       clearTimeout(deadline)
       detach()
+      // Also ends a start still in progress (its store connections close), then waits for it.
       await engine.stop()
+      await started.catch(() => undefined)
       logger.info({}, 'stopped')
     })()
     return closing
   }
-  return { url, port: address.port, app, engine, registry, logger, shutdown }
+  return { url, port: address.port, app, engine, registry, logger, started, shutdown }
+}
+
+/** listenBroker, resolved once the engine has started too (tests, the demo). */
+export async function startBroker(
+  config: BrokerConfig,
+  opts: StartBrokerOptions = {}
+): Promise<RunningBroker> {
+  const broker = await listenBroker(config, opts)
+  try {
+    await broker.started
+  } catch (error) {
+    await broker.shutdown()
+    throw error
+  }
+  return broker
+}
+
+function listen(server: Server, at: BrokerConfig['listen']): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    server.once('error', reject)
+    server.listen(at.port, at.host, () => {
+      server.off('error', reject)
+      resolve()
+    })
+  })
 }
 
 /** Lets `fastPath` answer first; if it declines, or throws before answering, Hono answers. */

@@ -1,8 +1,13 @@
-import { ConfigError, loadConfig } from '../config/load.js'
+import { ConfigError, loadConfig, type BrokerConfig } from '../config/load.js'
+import { guardSecretsOf, reportFatal } from '../fatal-error.js'
 import { createLogger } from '../logger.js'
-import { startBroker, type RunningBroker } from '../server.js'
+import { listenBroker, type RunningBroker } from '../server.js'
 
-/** Stops gracefully on SIGTERM/SIGINT, then exits 0; a second signal or a stuck stop exits 1. */
+/**
+ * Stops gracefully on SIGTERM, SIGINT or SIGHUP, then exits 0; a second signal or a stuck stop
+ * exits 1. SIGHUP does not reload the config (a terminal closing, or a supervisor that sends it by
+ * habit, must not kill the broker mid-request): restart to apply a new config.
+ */
 export function exitOnSignals(
   broker: Pick<RunningBroker, 'shutdown' | 'logger'>,
   hardLimitMs = 10_000
@@ -32,6 +37,28 @@ export function exitOnSignals(
   }
   process.on('SIGTERM', onSignal)
   process.on('SIGINT', onSignal)
+  process.on('SIGHUP', onSignal)
+}
+
+/** What to tell the operator when the port cannot be bound; undefined for other errors. */
+export function listenFailure(error: unknown, at: BrokerConfig['listen']): string | undefined {
+  const code = (error as NodeJS.ErrnoException).code
+  const where = `cannot listen on ${at.host}:${at.port} (${code})`
+  switch (code) {
+    case 'EADDRINUSE':
+      return `${where}: the port is in use; stop the other process or change listen.port (WXBROKER_LISTEN_PORT)`
+    case 'EACCES':
+      return `${where}: permission denied; use a port above 1023 or change listen.port (WXBROKER_LISTEN_PORT)`
+    case 'EADDRNOTAVAIL':
+      return `${where}: listen.host is not an address of this machine; change listen.host (WXBROKER_LISTEN_HOST), e.g. 127.0.0.1 or 0.0.0.0`
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+    case 'EAI_FAIL':
+    case 'EAI_NONAME':
+      return `${where}: listen.host does not resolve; change listen.host (WXBROKER_LISTEN_HOST) to an IP address or a resolvable name`
+    default:
+      return undefined
+  }
 }
 
 /** `wxbroker serve [--config PATH]` */
@@ -49,19 +76,19 @@ export async function serveCommand(
     }
     throw e
   }
+  guardSecretsOf(config)
   const logger = createLogger({ level: config.log.level })
   let broker: RunningBroker
   try {
-    broker = await startBroker(config, { logger })
+    broker = await listenBroker(config, { logger })
   } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code
-    if (code !== 'EADDRINUSE' && code !== 'EACCES' && code !== 'EADDRNOTAVAIL') throw e
-    err(
-      `cannot listen on ${config.listen.host}:${config.listen.port} (${code}); ` +
-        'change listen in the config or WXBROKER_LISTEN_PORT / WXBROKER_LISTEN_HOST'
-    )
+    const message = listenFailure(e, config.listen)
+    if (message === undefined) throw e
+    err(message)
     return 1
   }
   exitOnSignals(broker)
+  // The engine's start catches store and WeChat failures itself; anything else is a bug.
+  broker.started.catch(reportFatal)
   return 'running'
 }

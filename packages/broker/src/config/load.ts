@@ -28,7 +28,7 @@ export interface BrokerConfig {
   apps: AppConfig[]
   clients: ClientConfig[]
   metrics: { keyHash: Buffer | null }
-  http: { bodyLimitBytes: number }
+  http: ParsedConfig['http']
   statusPage: { enabled: boolean; requireAdmin: boolean }
   log: { level: ParsedConfig['log']['level'] }
 }

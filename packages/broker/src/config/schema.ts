@@ -133,9 +133,35 @@ const metrics = z
   })
   .strict()
 
+// Limits of the node:http server (src/http-server.ts). Node's own defaults let a slow client hold
+// a request open for 5 minutes and leave connections uncapped.
+export const HTTP_DEFAULTS = Object.freeze({
+  bodyLimitBytes: 16 * 1024,
+  headersTimeoutMs: 10_000,
+  requestTimeoutMs: 30_000,
+  keepAliveTimeoutMs: 5_000,
+  maxConnections: 1024,
+})
+
 const http = z
   .object({
-    bodyLimitBytes: int(256, 10 * 1024 * 1024, 'largest request body accepted').default(16 * 1024),
+    bodyLimitBytes: int(256, 10 * 1024 * 1024, 'largest request body accepted').default(
+      HTTP_DEFAULTS.bodyLimitBytes
+    ),
+    headersTimeoutMs: int(100, 600_000, 'milliseconds a client has to send the headers').default(
+      HTTP_DEFAULTS.headersTimeoutMs
+    ),
+    requestTimeoutMs: int(100, 600_000, 'milliseconds a client has to send the request').default(
+      HTTP_DEFAULTS.requestTimeoutMs
+    ),
+    keepAliveTimeoutMs: int(
+      100,
+      600_000,
+      'milliseconds an idle keep-alive connection stays open'
+    ).default(HTTP_DEFAULTS.keepAliveTimeoutMs),
+    maxConnections: int(1, 1_000_000, 'open client connections; more are refused').default(
+      HTTP_DEFAULTS.maxConnections
+    ),
   })
   .strict()
 
@@ -170,7 +196,7 @@ export const configSchema = z
       .min(1, { error: 'is empty; configure at least one app' }),
     clients: z.array(client, { error: 'must be a list of clients' }).default([]),
     metrics: metrics.default({}),
-    http: http.default({ bodyLimitBytes: 16 * 1024 }),
+    http: http.default(HTTP_DEFAULTS),
     statusPage: statusPage.default({ enabled: true, requireAdmin: false }),
     log: log.default({ level: 'info' }),
   })
@@ -241,6 +267,13 @@ export const configSchema = z
         code: 'custom',
         path: ['metrics', 'key'],
         message: 'is set together with keySha256; keep only one of them',
+      })
+    }
+    if (cfg.http.headersTimeoutMs > cfg.http.requestTimeoutMs) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['http', 'headersTimeoutMs'],
+        message: `is above http.requestTimeoutMs (${cfg.http.requestTimeoutMs}); the headers are part of the request, so make it at most that`,
       })
     }
   })

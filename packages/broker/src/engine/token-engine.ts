@@ -58,6 +58,7 @@ class Engine extends EventEmitter implements TokenEngine {
   private readonly syncIntervalMs: number
   private syncTimer: NodeJS.Timeout | undefined
   private started = false
+  private stopped = false
 
   constructor(options: EngineOptions) {
     super()
@@ -105,15 +106,19 @@ class Engine extends EventEmitter implements TokenEngine {
       if (up) void this.syncAll()
     })
     await this.store.connect()
+    // A stop during the start (a signal while the store connects) ends it: no refresh may begin.
+    if (this.stopped) return
     this.emit('store', { up: this.store.isUp() } satisfies EngineEvents['store'])
     if (this.store.kind === 'memory') this.logger.warn({}, 'in-memory store: single instance only')
     await this.syncAll()
+    if (this.stopped) return
     for (const slot of this.slots.values()) slot.start()
     this.syncTimer = setInterval(() => void this.syncAll(), this.syncIntervalMs)
     this.syncTimer.unref()
   }
 
   async stop(): Promise<void> {
+    this.stopped = true
     clearInterval(this.syncTimer)
     // Let refreshes in flight write their token, so no upstream call is wasted; but a slow WeChat
     // must not hold shutdown: after the drain window, requests in flight are aborted.

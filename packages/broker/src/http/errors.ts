@@ -18,6 +18,8 @@ export type ApiErrorCode =
   | 'unknown_app'
   | 'code_used'
   | 'payload_too_large'
+  | 'request_timeout'
+  | 'request_header_fields_too_large'
   | 'quota_exhausted'
   | 'cooldown'
   | 'rate_limited'
@@ -102,12 +104,17 @@ export function fromLoginError(err: EngineError): ApiError {
   })
 }
 
+/** The envelope's inner object: `{"code","message","request_id"}`; request_id null before a request exists. */
+export function errorBody(
+  code: ApiErrorCode,
+  message: string,
+  requestId: string | null
+): Record<string, unknown> {
+  return { code, message, request_id: requestId }
+}
+
 export function errorResponse(c: Context<BrokerEnv>, err: ApiError): Response {
-  const body: Record<string, unknown> = {
-    code: err.code,
-    message: err.message,
-    request_id: c.get('requestId'),
-  }
+  const body = errorBody(err.code, err.message, c.get('requestId'))
   if (err.opts.wechat) {
     body.errcode = err.opts.wechat.errcode
     body.errmsg = err.opts.wechat.errmsg

@@ -1,29 +1,10 @@
-import { createHash } from 'node:crypto'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startSimulator, type Simulator } from '@wxbroker/wechat-sim'
-import { serveBroker, spawnBroker, startRedis, writeConfig } from '@wxbroker/testkit'
+import { serveBroker, startRedis } from '@wxbroker/testkit'
+import { APPID, SECRET, SECRET_ENV, auth, serveConfig as config } from './serve-fixture.js'
 
-// Real `wxbroker serve` processes: two replicas on one Redis serve the same token, and SIGTERM
-// during an in-flight request lets it finish and exits 0.
-
-const APPID = 'wx0000000000000c11'
-const SECRET = 'serve-test-secret-8e7d'
-const KEY = 'serve-test-client-key-00000000'
-const KEY_SHA = createHash('sha256').update(KEY).digest('hex')
-
-const config = (simUrl: string, store = '') => `
-listen: { host: 127.0.0.1, port: 0 }
-${store}
-wechat: { baseUrl: ${simUrl}, timeoutMs: 3000 }
-apps:
-  - appid: ${APPID}
-    secret: \${env:APP_SECRET}
-clients:
-  - name: svc
-    keySha256: ${KEY_SHA}
-    apps: ["*"]
-    scopes: [token:read, login]
-`
+// Real `wxbroker serve` processes: two replicas on one Redis serve the same token, and SIGTERM (or
+// SIGHUP) during an in-flight request lets it finish and exits 0.
 
 let sim: Simulator
 beforeAll(async () => {
@@ -33,16 +14,11 @@ afterAll(async () => {
   await sim.close()
 })
 
-const auth = { authorization: `Bearer ${KEY}` }
-
 describe('wxbroker serve', () => {
   it('two replicas on one Redis serve the same token from one upstream call', async () => {
     const redis = await startRedis()
     const yaml = config(sim.url, `store: { redis: "${redis.url}", keyPrefix: wxbtest }`)
-    const [a, b] = await Promise.all([
-      serveBroker(yaml, { APP_SECRET: SECRET }),
-      serveBroker(yaml, { APP_SECRET: SECRET }),
-    ])
+    const [a, b] = await Promise.all([serveBroker(yaml, SECRET_ENV), serveBroker(yaml, SECRET_ENV)])
     try {
       const [ra, rb] = await Promise.all([
         fetch(`${a.url}/v1/apps/${APPID}/token`, { headers: auth }),
@@ -70,51 +46,37 @@ describe('wxbroker serve', () => {
     }
   })
 
-  it('SIGTERM during an in-flight request: the request finishes, the process exits 0 promptly', async () => {
-    const broker = await serveBroker(config(sim.url), { APP_SECRET: SECRET })
-    try {
-      // An idle keep-alive connection must not hold the server open.
-      expect((await fetch(`${broker.url}/healthz`)).status).toBe(200)
-      await sim.admin.registerLoginCode({ appid: APPID, code: 'slow-code', openid: 'o-slow' })
-      await sim.admin.addFault({ endpoint: '/sns/jscode2session', latency: 800, times: 1 })
-      const inFlight = fetch(`${broker.url}/v1/apps/${APPID}/jscode2session`, {
-        method: 'POST',
-        headers: { ...auth, 'content-type': 'application/json' },
-        body: JSON.stringify({ js_code: 'slow-code' }),
-      })
-      await new Promise((r) => setTimeout(r, 200))
-      const started = Date.now()
-      broker.proc.child.kill('SIGTERM')
-      const res = await inFlight
-      expect(res.status).toBe(200)
-      expect(await res.json()).toMatchObject({ openid: 'o-slow' })
-      expect(await broker.proc.exited).toBe(0)
-      expect(Date.now() - started).toBeLessThan(4000)
-      expect(broker.stdout.some((l) => l.includes('"msg":"stopped"'))).toBe(true)
-      // New connections are refused once it has stopped.
-      await expect(fetch(`${broker.url}/healthz`)).rejects.toThrow()
-    } finally {
-      await sim.admin.clearFaults()
-      await broker.proc.stop('SIGKILL')
+  it.each<NodeJS.Signals>(['SIGTERM', 'SIGHUP'])(
+    '%s during an in-flight request: the request finishes, the process exits 0 promptly',
+    async (signal) => {
+      const broker = await serveBroker(config(sim.url), SECRET_ENV)
+      try {
+        // An idle keep-alive connection must not hold the server open.
+        expect((await fetch(`${broker.url}/healthz`)).status).toBe(200)
+        const code = `slow-code-${signal}`
+        await sim.admin.registerLoginCode({ appid: APPID, code, openid: 'o-slow' })
+        await sim.admin.addFault({ endpoint: '/sns/jscode2session', latency: 800, times: 1 })
+        const inFlight = fetch(`${broker.url}/v1/apps/${APPID}/jscode2session`, {
+          method: 'POST',
+          headers: { ...auth, 'content-type': 'application/json' },
+          body: JSON.stringify({ js_code: code }),
+        })
+        await new Promise((r) => setTimeout(r, 200))
+        const started = Date.now()
+        broker.proc.child.kill(signal)
+        const res = await inFlight
+        expect(res.status).toBe(200)
+        expect(await res.json()).toMatchObject({ openid: 'o-slow' })
+        expect(await broker.proc.exited).toBe(0)
+        expect(Date.now() - started).toBeLessThan(4000)
+        expect(broker.stdout.some((l) => l.includes(`"signal":"${signal}"`))).toBe(true)
+        expect(broker.stdout.some((l) => l.includes('"msg":"stopped"'))).toBe(true)
+        // New connections are refused once it has stopped.
+        await expect(fetch(`${broker.url}/healthz`)).rejects.toThrow()
+      } finally {
+        await sim.admin.clearFaults()
+        await broker.proc.stop('SIGKILL')
+      }
     }
-  })
-})
-
-describe('wxbroker serve, port taken', () => {
-  it('exits 1 with a message naming the address and the fix', async () => {
-    const first = await serveBroker(config(sim.url), { APP_SECRET: SECRET })
-    try {
-      const port = new URL(first.url).port
-      const second = spawnBroker(
-        ['serve', '--config', writeConfig(config(sim.url).replace('port: 0', `port: ${port}`))],
-        {
-          APP_SECRET: SECRET,
-        }
-      )
-      expect(await second.proc.exited).toBe(1)
-      expect(second.stderr()).toContain(`cannot listen on 127.0.0.1:${port} (EADDRINUSE)`)
-    } finally {
-      await first.proc.stop('SIGTERM')
-    }
-  })
+  )
 })

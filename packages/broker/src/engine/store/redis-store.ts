@@ -30,6 +30,9 @@ function connectionOptions(): RedisOptions {
     enableOfflineQueue: false,
     maxRetriesPerRequest: 1,
     connectTimeout: 2000,
+    // A stop while a node accepts but does not answer (a start still connecting) waits this long
+    // for it to close the connection, then cuts it (ioredis's default is 2 s per connection).
+    disconnectTimeout: 200,
     retryStrategy: (times: number) => Math.min(50 * 2 ** Math.min(times, 5), 1000),
   }
 }
@@ -48,6 +51,9 @@ export class RedisStore implements Store {
   private readonly events = new EventEmitter()
   private readonly channel: string
   private up = false
+  /** Set by close(): a start still connecting stops, and connections ending are no outage to log. */
+  private closing = false
+  private readonly health = new Map<Redis, NodeHealth>()
 
   constructor(private readonly options: RedisStoreOptions) {
     this.clients = options.nodes.map((url) => new Redis(url, connectionOptions()))
@@ -62,6 +68,7 @@ export class RedisStore implements Store {
     }
     for (const client of this.clients) {
       for (const event of ['ready', 'close', 'end']) client.on(event, () => this.recomputeUp())
+      this.watchNode(client)
     }
     for (const subscriber of this.subscribers) {
       subscriber.on('message', (_channel: string, message: string) => this.onMessage(message))
@@ -73,11 +80,23 @@ export class RedisStore implements Store {
   async connect(): Promise<void> {
     // A node that is down now is retried in the background; the engine starts degraded meanwhile.
     await Promise.allSettled(this.clients.map((c) => c.connect()))
+    // Closed meanwhile (a stop during the start): connect() would open the connections again.
+    if (this.closing) return
     await Promise.allSettled(this.subscribers.map((s) => s.connect()))
+    if (this.closing) return
+    for (const [client, node] of this.health) {
+      if (client.status === 'ready') continue
+      node.down = true
+      this.options.logger.warn(
+        { node: node.address, code: node.lastError ?? 'unknown' },
+        'Redis node unreachable at start'
+      )
+    }
     this.recomputeUp()
   }
 
   async close(): Promise<void> {
+    this.closing = true
     await Promise.allSettled(
       [...this.clients, ...this.subscribers].map(async (c) => {
         if (c.status === 'ready') await c.quit()
@@ -223,7 +242,42 @@ export class RedisStore implements Store {
       this.events.emit('announce', { slot, record } satisfies Announcement)
   }
 
+  /**
+   * Logs each node's reachability by its address, never its URL (which may hold a password): a
+   * node that drops is reported at its first failed reconnection, with that error's code.
+   */
+  private watchNode(client: Redis): void {
+    const node: NodeHealth = {
+      address: nodeAddress(client),
+      up: false,
+      down: false,
+      dropped: false,
+    }
+    this.health.set(client, node)
+    const { logger } = this.options
+    client.on('error', (error: NodeJS.ErrnoException) => {
+      node.lastError = error.code ?? error.name
+      if (!node.dropped || this.closing) return
+      node.dropped = false
+      node.down = true
+      logger.warn({ node: node.address, code: node.lastError }, 'Redis node connection lost')
+    })
+    client.on('close', () => {
+      // Failed connection attempts close too; only a connection that was up can drop.
+      if (node.up && !this.closing) node.dropped = true
+      node.up = false
+    })
+    client.on('ready', () => {
+      node.up = true
+      node.dropped = false
+      if (!node.down) return
+      node.down = false
+      logger.info({ node: node.address }, 'Redis node reachable again')
+    })
+  }
+
   private recomputeUp(): void {
+    if (this.closing) return
     const ready = this.clients.filter((c) => c.status === 'ready').length
     const up = ready >= this.quorum
     if (up === this.up) return
@@ -242,6 +296,25 @@ export class RedisStore implements Store {
   private lockKey(slot: string): string {
     return this.key('lock', slot)
   }
+}
+
+interface NodeHealth {
+  /** host:port/db: what the logs name a node by. */
+  address: string
+  /** Its connection is ready. */
+  up: boolean
+  /** Reported unreachable, not yet back. */
+  down: boolean
+  /** Its connection closed while it was up; reported with the next connection error. */
+  dropped: boolean
+  /** The last connection error's code (ECONNREFUSED, ETIMEDOUT, ...). */
+  lastError?: string
+}
+
+function nodeAddress(client: Redis): string {
+  const { host, port, path, db } = client.options
+  const where = path ?? (host?.includes(':') ? `[${host}]:${port}` : `${host}:${port}`)
+  return `${where}/${db ?? 0}`
 }
 
 /** Redlock reports contention as a quorum failure; the per-node votes tell it from an outage. */
