@@ -13,11 +13,14 @@ import { registerMetricsRoute } from './routes/metrics.js'
 import { registerStatusPage } from './routes/status-page.js'
 import { registerTokenRoutes } from './routes/token.js'
 
-/** Validation failures name the field but never echo the value (it may be a token). */
+/**
+ * Validation failures name the field and say what is wrong with it, never echoing the value (it
+ * may be a token); the messages come from the request schemas' error map (schemas.ts).
+ */
 export function describeValidationError(error: z.ZodError): string {
   const parts = error.issues.map((i) => {
-    const where = i.path.length > 0 ? `${i.path.map(String).join('.')}: ` : ''
-    return `${where}${i.message}`
+    const field = i.path.length > 0 ? i.path.map(String).join('.') : 'the body'
+    return `${field} ${i.message}`
   })
   return `invalid request: ${parts.join('; ')}`
 }
