@@ -2,6 +2,7 @@ import { OpenAPIHono } from '@hono/zod-openapi'
 import type { z } from 'zod'
 import { scrubSecrets, type BrokerLogger } from '../logger.js'
 import { accessLog } from './access-log.js'
+import { allowedMethods } from './allowed-methods.js'
 import type { BrokerApp, RouteDeps } from './deps.js'
 import type { BrokerEnv } from './env.js'
 import type { RecordRequest } from './request-record.js'
@@ -32,7 +33,8 @@ export const OPENAPI_INFO = {
     version: '1',
     description:
       'Central WeChat access-token broker. Errors: {"error":{"code","message","request_id"}}; ' +
-      '502 adds errcode, errmsg, rid; 503 carries Retry-After.',
+      '502 adds errcode, errmsg, rid; 503 carries Retry-After; a known path with another method ' +
+      'is 405 with Allow.',
   },
 }
 
@@ -67,9 +69,18 @@ export function createApp(deps: RouteDeps, logger: BrokerLogger, record: RecordR
   registerStatusPage(app, deps)
   app.doc('/openapi.json', OPENAPI_INFO)
 
-  app.notFound((c) =>
-    errorResponse(c, new ApiError(404, 'not_found', 'no such route; see /openapi.json'))
-  )
+  app.notFound((c) => {
+    // A known path with another method is 405 with Allow (RFC 9110 §15.5.6), not "no such route".
+    const allowed = allowedMethods(app, c.req.path)
+    if (allowed.length === 0) {
+      return errorResponse(c, new ApiError(404, 'not_found', 'no such route; see /openapi.json'))
+    }
+    c.header('Allow', allowed.join(', '))
+    return errorResponse(
+      c,
+      new ApiError(405, 'method_not_allowed', `this route answers ${allowed.join(', ')} only`)
+    )
+  })
   app.onError((err, c) => {
     const apiError = toApiError(err)
     if (apiError.status >= 500 && apiError.code === 'internal') {

@@ -15,6 +15,7 @@ export type ApiErrorCode =
   | 'forbidden'
   | 'code_blocked'
   | 'not_found'
+  | 'method_not_allowed'
   | 'unknown_app'
   | 'code_used'
   | 'payload_too_large'
