@@ -143,6 +143,8 @@ const statusPage = z
   .object({
     enabled: z.boolean({ error: 'must be true or false' }).default(true),
     requireAdmin: z.boolean({ error: 'must be true or false' }).default(false),
+    /** Mark the sign-in cookie Secure even when no proxy says the request came over HTTPS. */
+    secureCookie: z.boolean({ error: 'must be true or false' }).default(false),
   })
   .strict()
 
@@ -171,7 +173,7 @@ export const configSchema = z
     clients: z.array(client, { error: 'must be a list of clients' }).default([]),
     metrics: metrics.default({}),
     http: http.default({ bodyLimitBytes: 16 * 1024 }),
-    statusPage: statusPage.default({ enabled: true, requireAdmin: false }),
+    statusPage: statusPage.default({ enabled: true, requireAdmin: false, secureCookie: false }),
     log: log.default({ level: 'info' }),
   })
   .strict()
