@@ -7,6 +7,7 @@ import type { BrokerApp, RouteDeps } from './deps.js'
 import type { BrokerEnv } from './env.js'
 import type { RecordRequest } from './request-record.js'
 import { ApiError, errorResponse, toApiError } from './errors.js'
+import { noStore } from './no-store.js'
 import { registerAppsRoutes } from './routes/apps.js'
 import { registerHealthRoutes } from './routes/health.js'
 import { registerLoginRoutes } from './routes/login.js'
@@ -49,12 +50,8 @@ export function createApp(deps: RouteDeps, logger: BrokerLogger, record: RecordR
   // One middleware for the request id, the access line and the HTTP metrics: every layer in the
   // chain costs a closure and a promise on the hot path.
   app.use('*', accessLog(record))
-  // Responses under /v1 carry tokens and session keys: no cache between services may keep them
-  // (as RFC 6749 §5.1 asks of token responses). Errors included, for one simple rule.
-  app.use('/v1/*', async (c, next) => {
-    c.header('Cache-Control', 'no-store')
-    await next()
-  })
+  // Responses under /v1 carry tokens and session keys.
+  app.use('/v1/*', noStore)
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', {
     type: 'http',
