@@ -6,6 +6,7 @@ import type { BrokerConfig } from './config/load.js'
 import { createEngine, systemClock } from './engine/index.js'
 import type { Clock, EngineOptions, TokenEngine } from './engine/types.js'
 import { createApp } from './http/app.js'
+import { requestErrorResponse } from './http/errors.js'
 import { Authenticator } from './http/auth.js'
 import type { BrokerApp, RouteDeps } from './http/deps.js'
 import { requestRecorder } from './http/request-record.js'
@@ -89,6 +90,7 @@ export async function listenBroker(
   const honoListener = getRequestListener(app.fetch, {
     hostname: config.listen.host,
     overrideGlobalObjects: opts.overrideGlobalObjects ?? true,
+    errorHandler: requestErrorResponse,
   })
   const server = createHttpServer(inFront(fastPath, honoListener), config.http, logger)
   try {

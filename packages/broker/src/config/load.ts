@@ -29,7 +29,7 @@ export interface BrokerConfig {
   clients: ClientConfig[]
   metrics: { keyHash: Buffer | null }
   http: ParsedConfig['http']
-  statusPage: { enabled: boolean; requireAdmin: boolean }
+  statusPage: { enabled: boolean; requireAdmin: boolean; secureCookie: boolean }
   log: { level: ParsedConfig['log']['level'] }
 }
 

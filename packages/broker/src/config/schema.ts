@@ -169,6 +169,8 @@ const statusPage = z
   .object({
     enabled: z.boolean({ error: 'must be true or false' }).default(true),
     requireAdmin: z.boolean({ error: 'must be true or false' }).default(false),
+    /** Mark the sign-in cookie Secure even when no proxy says the request came over HTTPS. */
+    secureCookie: z.boolean({ error: 'must be true or false' }).default(false),
   })
   .strict()
 
@@ -197,7 +199,7 @@ export const configSchema = z
     clients: z.array(client, { error: 'must be a list of clients' }).default([]),
     metrics: metrics.default({}),
     http: http.default(HTTP_DEFAULTS),
-    statusPage: statusPage.default({ enabled: true, requireAdmin: false }),
+    statusPage: statusPage.default({ enabled: true, requireAdmin: false, secureCookie: false }),
     log: log.default({ level: 'info' }),
   })
   .strict()

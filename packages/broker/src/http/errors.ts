@@ -1,8 +1,10 @@
+import { RequestError } from '@hono/node-server'
 import type { Context } from 'hono'
 import { HTTPException } from 'hono/http-exception'
 import type { ContentfulStatusCode } from 'hono/utils/http-status'
 import { EngineError } from '../engine/types.js'
 import type { BrokerEnv } from './env.js'
+import { resolveRequestId } from './request-id.js'
 
 // One error type for the HTTP layer and one renderer: every failure leaves as
 // {"error":{"code","message","request_id"[,"errcode","errmsg","rid"]}}.
@@ -15,6 +17,7 @@ export type ApiErrorCode =
   | 'forbidden'
   | 'code_blocked'
   | 'not_found'
+  | 'method_not_allowed'
   | 'unknown_app'
   | 'code_used'
   | 'payload_too_large'
@@ -113,19 +116,42 @@ export function errorBody(
   return { code, message, request_id: requestId }
 }
 
-export function errorResponse(c: Context<BrokerEnv>, err: ApiError): Response {
-  const body = errorBody(err.code, err.message, c.get('requestId'))
+/** The envelope: one shape for every failure. */
+function envelope(err: ApiError, requestId: string): { error: Record<string, unknown> } {
+  const body = errorBody(err.code, err.message, requestId)
   if (err.opts.wechat) {
     body.errcode = err.opts.wechat.errcode
     body.errmsg = err.opts.wechat.errmsg
     body.rid = err.opts.wechat.rid ?? null
   }
+  return { error: body }
+}
+
+export function errorResponse(c: Context<BrokerEnv>, err: ApiError): Response {
   if (err.opts.retryAfterSeconds !== undefined) {
     c.header('Retry-After', String(Math.max(1, Math.ceil(err.opts.retryAfterSeconds))))
   } else if (err.status === 503) {
     c.header('Retry-After', '1')
   }
-  return c.json({ error: body }, err.status)
+  return c.json(envelope(err, c.get('requestId')), err.status)
+}
+
+/**
+ * node-server refuses a request it cannot make a URL of (a Host header such as `a b` or `x@y`, a
+ * backslash in the path) before Hono sees it, with a bare 400 and no body. Given to node-server as
+ * its errorHandler, this answers in the envelope too, with a new request id. Anything else that
+ * fails there (nothing should) is a 500 in the envelope.
+ */
+export function requestErrorResponse(err: unknown): Response {
+  const apiError =
+    err instanceof RequestError
+      ? new ApiError(400, 'bad_request', 'malformed request: invalid Host header or request target')
+      : new ApiError(500, 'internal', 'internal error')
+  const requestId = resolveRequestId(undefined)
+  return new Response(JSON.stringify(envelope(apiError, requestId)), {
+    status: apiError.status,
+    headers: { 'content-type': 'application/json', 'x-request-id': requestId },
+  })
 }
 
 /** Turns anything thrown in a handler into an ApiError. */

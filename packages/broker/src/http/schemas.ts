@@ -4,10 +4,76 @@ import type { ServedToken } from '../engine/types.js'
 
 // Wire schemas: the same objects validate requests and generate /openapi.json.
 
+/** Longest access_token accepted in a report: WeChat tells callers to keep 512 characters for it. */
+export const MAX_ACCESS_TOKEN_LENGTH = 512
+/** Longest js_code accepted: wx.login codes are 32 characters; 128 leaves room and no more. */
+export const MAX_JS_CODE_LENGTH = 128
+
+/** A value's JSON type for a message ("a number"), never the value itself. */
+function jsonType(value: unknown): string {
+  if (value === null) return 'null'
+  if (Array.isArray(value)) return 'an array'
+  const t = typeof value
+  return t === 'object' ? 'an object' : `a ${t}`
+}
+
+const TYPE_NAMES: Record<string, string> = {
+  string: 'a string',
+  number: 'a number',
+  int: 'a whole number',
+  object: 'a JSON object',
+}
+
+/**
+ * The one error map of request schemas: the message says what is wrong with a field (missing,
+ * wrong type, empty, too long, badly formed, unknown) and never quotes the value, which may be a
+ * token or a login code. describeValidationError puts the field's name in front.
+ */
+function requestIssue(
+  opts: { what?: string; format?: string; fields?: readonly string[] } = {}
+): z.core.$ZodErrorMap {
+  const what = opts.what === undefined ? '' : ` (${opts.what})`
+  return (iss) => {
+    switch (iss.code) {
+      case 'invalid_type': {
+        const expected = TYPE_NAMES[iss.expected] ?? iss.expected
+        if (iss.input === undefined) return `is missing${what}`
+        if (iss.expected === 'int') return `must be ${expected}`
+        return `must be ${expected}, got ${jsonType(iss.input)}`
+      }
+      case 'too_small':
+        if (iss.origin === 'string') {
+          return iss.minimum === 1
+            ? `is empty${what}`
+            : `is too short: at least ${iss.minimum} characters`
+        }
+        return `must be at least ${iss.minimum}`
+      case 'too_big':
+        return iss.origin === 'string'
+          ? `is too long: at most ${iss.maximum} characters`
+          : `must be at most ${iss.maximum}`
+      case 'invalid_format':
+        return opts.format ?? 'is badly formed'
+      case 'unrecognized_keys':
+        // Unknown names are not echoed: a careless caller may have put a token there.
+        return `has ${iss.keys.length === 1 ? 'an unknown field' : `${iss.keys.length} unknown fields`}; it takes only ${(opts.fields ?? []).join(', ')}`
+      default:
+        return 'is invalid'
+    }
+  }
+}
+
+/** A JSON request body: an object with exactly these fields, with the messages above. */
+function requestBody<T extends z.ZodRawShape>(shape: T) {
+  return z.object(shape, { error: requestIssue({ fields: Object.keys(shape) }) }).strict()
+}
+
 export const AppidParams = z.object({
   appid: z
-    .string()
-    .regex(APPID_PATTERN, { error: "appid must be 'wx' followed by 16 lowercase hex digits" })
+    .string({
+      error: requestIssue({ format: "must be 'wx' followed by 16 lowercase hex digits" }),
+    })
+    .regex(APPID_PATTERN)
     .openapi({ param: { name: 'appid', in: 'path' }, example: 'wx0123456789abcdef' }),
 })
 
@@ -43,28 +109,30 @@ export const TokenBody = z
   })
   .openapi('Token')
 
-export const InvalidateRequest = z
-  .object({
-    access_token: z
-      .string({ error: 'access_token is required (the token that failed)' })
-      .min(1)
-      .max(1024),
-    errcode: z.number({ error: 'errcode must be a number' }).int().optional(),
-  })
-  .strict()
-  .openapi('InvalidateRequest')
+export const InvalidateRequest = requestBody({
+  access_token: z
+    .string({ error: requestIssue({ what: 'the token WeChat rejected' }) })
+    .min(1)
+    .max(MAX_ACCESS_TOKEN_LENGTH),
+  errcode: z
+    .number({ error: requestIssue({ what: "WeChat's errcode, e.g. 40001" }) })
+    .int()
+    .min(-(2 ** 31))
+    .max(2 ** 31 - 1)
+    .optional(),
+}).openapi('InvalidateRequest')
 
 export const InvalidateBody = TokenBody.extend({
   refreshed: z.boolean(),
   reason: z.enum(['refreshed', 'stale_report', 'cooldown']),
 }).openapi('InvalidateResult')
 
-export const LoginRequest = z
-  .object({
-    js_code: z.string({ error: 'js_code is required (the code from wx.login)' }).min(1).max(256),
-  })
-  .strict()
-  .openapi('LoginRequest')
+export const LoginRequest = requestBody({
+  js_code: z
+    .string({ error: requestIssue({ what: 'the code from wx.login' }) })
+    .min(1)
+    .max(MAX_JS_CODE_LENGTH),
+}).openapi('LoginRequest')
 
 export const LoginBody = z
   .object({

@@ -251,7 +251,7 @@ describe('config loading', () => {
     ])
     expect(config.clients[0]?.keyHash.toString('hex')).toBe(KEY_HASH)
     expect(config.clients[0]?.apps).toBeNull()
-    expect(config.statusPage).toEqual({ enabled: true, requireAdmin: true })
+    expect(config.statusPage).toEqual({ enabled: true, requireAdmin: true, secureCookie: false })
     expect(config.metrics.keyHash?.toString('hex')).toBe(KEY_HASH)
     expect(config.http.bodyLimitBytes).toBe(16384)
     expect(Object.isFrozen(config)).toBe(true)

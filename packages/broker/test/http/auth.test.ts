@@ -149,7 +149,11 @@ describe('protected /metrics and /status', () => {
   })
 
   it('/status behind the admin key when requireAdmin', async () => {
-    await expectError(await p.fetch('/status'), 401, 'unauthorized')
+    // Without a bearer header a browser gets the sign-in form (test/http/status-login.test.ts).
+    const form = await p.fetch('/status')
+    expect(form.status).toBe(401)
+    expect(await form.text()).toContain('action="/status/login"')
+    await expectError(await p.fetch('/status', { key: 'unknown-key' }), 401, 'unauthorized')
     await expectError(await p.fetch('/status', { key: KEYS.reader }), 403, 'forbidden')
     const res = await p.fetch('/status', { key: KEYS.admin })
     expect(res.status).toBe(200)
