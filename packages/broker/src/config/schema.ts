@@ -1,4 +1,6 @@
 import { z } from 'zod'
+import { isHostName } from './host-name.js'
+import { parseBaseUrl, redisUrlProblem } from './urls.js'
 
 // The shape of wxbroker.yaml after `${env:NAME}` interpolation and WXBROKER_* overrides. Strict
 // objects: an unknown key is an error, never silently ignored. Each `error` text is the fix the
@@ -15,15 +17,21 @@ const int = (min: number, max: number, what: string) =>
     .min(min, { error: `must be at least ${min} (${what})` })
     .max(max, { error: `must be at most ${max} (${what})` })
 
+// The WeChat base URL becomes its origin (no trailing slash, default port dropped), which is what
+// the engine prefixes to /cgi-bin/... paths.
 const url = (what: string) =>
-  z
-    .string({ error: `must be a URL string (${what})` })
-    .regex(/^https?:\/\/[^\s/]+/, { error: `must be an http:// or https:// URL (${what})` })
+  z.string({ error: `must be a URL string (${what})` }).transform((value, ctx) => {
+    const parsed = parseBaseUrl(value)
+    if ('origin' in parsed) return parsed.origin
+    ctx.addIssue({ code: 'custom', message: parsed.problem, input: value })
+    return z.NEVER
+  })
 
 const redisUrl = z
   .string({ error: 'must be a redis:// or rediss:// URL string' })
-  .regex(/^rediss?:\/\/[^\s]+$/, {
-    error: 'must be a redis:// or rediss:// URL, e.g. redis://127.0.0.1:6379/0',
+  .superRefine((value, ctx) => {
+    const problem = redisUrlProblem(value)
+    if (problem !== undefined) ctx.addIssue({ code: 'custom', message: problem, input: value })
   })
 
 const sha256Hex = z
@@ -36,7 +44,10 @@ const listen = z
   .object({
     host: z
       .string({ error: 'must be a host name or IP address string' })
-      .min(1)
+      .refine(isHostName, {
+        error:
+          'must be an IP address (e.g. 127.0.0.1, 0.0.0.0, or :: without brackets) or a host name (letters, digits, hyphens, dots; e.g. localhost)',
+      })
       .default('127.0.0.1'),
     port: int(0, 65535, 'a TCP port; 0 picks a free one').default(8700),
   })

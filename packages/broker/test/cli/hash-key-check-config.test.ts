@@ -104,4 +104,17 @@ describe('wxbroker check-config', () => {
     expect(r.code).toBe(2)
     expect(r.stderr).toContain('usage: wxbroker <command>')
   })
+
+  it('an unparsable Redis URL from WXBROKER_STORE_REDIS fails the check, password masked', async () => {
+    const r = await run(['check-config', '--config', good], {
+      WX_SECRET: 's',
+      SVC_KEY: 'svc-key-0000000000000',
+      WXBROKER_STORE_REDIS: 'redis://:PASSWORD-0451@127.0.0.1:99999/0',
+    })
+    expect(r.code).toBe(1)
+    expect(r.stderr).toContain(
+      'store.redis: is not a valid URL: the port must be a number from 1 to 65535 (got "redis://***@127.0.0.1:99999/0")'
+    )
+    expect(r.stdout + r.stderr).not.toContain('PASSWORD-0451')
+  })
 })
