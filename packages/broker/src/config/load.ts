@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import { resolve as resolvePath } from 'node:path'
 import { LineCounter, parseDocument } from 'yaml'
@@ -6,6 +5,7 @@ import type { AppConfig, StoreOptions, WeChatOptions } from '../engine/types.js'
 import { applyEnvOverrides, describeSchema, interpolateEnv } from './env.js'
 import type { ConfigProblem } from './format-issues.js'
 import { formatIssues, formatPath, problemsToText } from './format-issues.js'
+import { keyDigest, sha256 } from './key-digest.js'
 import type { ParsedConfig, Scope } from './schema.js'
 import { configSchema } from './schema.js'
 
@@ -70,9 +70,7 @@ function knownKeys(path: readonly PropertyKey[]): string[] {
   return 'object' in node ? Object.keys(node.object) : []
 }
 
-export function sha256(value: string): Buffer {
-  return createHash('sha256').update(value, 'utf8').digest()
-}
+export { sha256 }
 
 function readSecretFiles(root: unknown, problems: ConfigProblem[]): void {
   const apps = (root as { apps?: unknown }).apps
@@ -157,17 +155,12 @@ export function buildConfig(
     })),
     clients: parsed.clients.map((c): ClientConfig => ({
       name: c.name,
-      keyHash: c.keySha256 ? Buffer.from(c.keySha256, 'hex') : sha256(c.key ?? ''),
+      // The schema requires key or keySha256, so there is a digest.
+      keyHash: keyDigest(c) as Buffer,
       apps: c.apps.includes('*') ? null : new Set(c.apps),
       scopes: new Set(c.scopes),
     })),
-    metrics: {
-      keyHash: parsed.metrics.keySha256
-        ? Buffer.from(parsed.metrics.keySha256, 'hex')
-        : parsed.metrics.key
-          ? sha256(parsed.metrics.key)
-          : null,
-    },
+    metrics: { keyHash: keyDigest(parsed.metrics) ?? null },
     http: parsed.http,
     statusPage: parsed.statusPage,
     log: parsed.log,

@@ -1,5 +1,6 @@
 import { z } from 'zod'
 import { isHostName } from './host-name.js'
+import { keyDigest } from './key-digest.js'
 import { parseBaseUrl, redisUrlProblem } from './urls.js'
 
 // The shape of wxbroker.yaml after `${env:NAME}` interpolation and WXBROKER_* overrides. Strict
@@ -213,6 +214,9 @@ export const configSchema = z
         })
     })
     const names = new Map<string, number>()
+    // By digest, so that a key and another client's keySha256 of it count as the same key; the
+    // first client would win every request and the second would be silently dead.
+    const keys = new Map<string, number>()
     cfg.clients.forEach((c, i) => {
       if (c.key === undefined && c.keySha256 === undefined) {
         ctx.addIssue({
@@ -236,6 +240,16 @@ export const configSchema = z
           path: ['clients', i, 'name'],
           message: `duplicates clients[${first}].name; give each client its own name`,
         })
+      const digest = keyDigest(c)?.toString('hex')
+      const sameKey = digest === undefined ? undefined : keys.get(digest)
+      if (digest !== undefined && sameKey === undefined) keys.set(digest, i)
+      if (sameKey !== undefined) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['clients', i, c.keySha256 !== undefined ? 'keySha256' : 'key'],
+          message: `is the same key as clients[${sameKey}] (${cfg.clients[sameKey]?.name ?? ''}); give each client its own key`,
+        })
+      }
       c.apps.forEach((appid, j) => {
         if (appid !== '*' && APPID_PATTERN.test(appid) && !seenApps.has(appid)) {
           ctx.addIssue({

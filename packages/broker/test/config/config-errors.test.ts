@@ -6,7 +6,8 @@ import { buildConfig, ConfigError, loadConfig, sha256 } from '../../src/config/l
 
 const APPID = 'wx0123456789abcdef'
 const SECRET = 'S3cr3t-value-never-printed'
-const KEY_HASH = sha256('a-client-key-of-enough-length').toString('hex')
+const KEY = 'a-client-key-of-enough-length'
+const KEY_HASH = sha256(KEY).toString('hex')
 
 const base = () => ({
   apps: [{ appid: APPID, secret: SECRET }],
@@ -21,6 +22,8 @@ function problems(tree: unknown, env: Record<string, string> = {}): string[] {
     const err = e as ConfigError
     expect(err.message).not.toContain(SECRET)
     expect(err.message).not.toContain('hunter2')
+    expect(err.message).not.toContain(KEY)
+    expect(err.message.toLowerCase()).not.toContain(KEY_HASH)
     return err.problems.map((p) => `${p.path}: ${p.message}`)
   }
   throw new Error('expected the config to be rejected')
@@ -216,6 +219,35 @@ describe('config error table: each broken config gives exact messages', () => {
         tree: { ...base(), listen: { host: '[::1]' } },
         expected: [
           'listen.host: must be an IP address (e.g. 127.0.0.1, 0.0.0.0, or :: without brackets) or a host name (letters, digits, hyphens, dots; e.g. localhost) (got "[::1]")',
+        ],
+      },
+      {
+        name: 'two clients with the same keySha256 (in any letter case)',
+        tree: {
+          ...base(),
+          clients: [
+            { name: 'order-service', keySha256: KEY_HASH, apps: ['*'], scopes: ['token:read'] },
+            { name: 'shop', keySha256: KEY_HASH.toUpperCase(), apps: ['*'], scopes: ['login'] },
+          ],
+        },
+        expected: [
+          'clients[1].keySha256: is the same key as clients[0] (order-service); give each client its own key',
+        ],
+      },
+      {
+        name: "a client's key that is another client's keySha256, and two equal keys",
+        tree: {
+          ...base(),
+          clients: [
+            { name: 'a', keySha256: KEY_HASH, apps: ['*'], scopes: ['token:read'] },
+            { name: 'b', key: KEY, apps: ['*'], scopes: ['token:read'] },
+            { name: 'c', key: 'another-key-of-enough-length', apps: ['*'], scopes: ['login'] },
+            { name: 'd', key: 'another-key-of-enough-length', apps: ['*'], scopes: ['login'] },
+          ],
+        },
+        expected: [
+          'clients[1].key: is the same key as clients[0] (a); give each client its own key',
+          'clients[3].key: is the same key as clients[2] (c); give each client its own key',
         ],
       },
       {
