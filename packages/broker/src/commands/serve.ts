@@ -50,6 +50,7 @@ export async function serveCommand(
     throw e
   }
   const logger = createLogger({ level: config.log.level })
+  for (const w of config.warnings) logger.warn({ field: w.path }, `config: ${w.message}`)
   let broker: RunningBroker
   try {
     broker = await startBroker(config, { logger })

@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs'
 import { resolve as resolvePath } from 'node:path'
 import { LineCounter, parseDocument } from 'yaml'
 import type { AppConfig, StoreOptions, WeChatOptions } from '../engine/types.js'
@@ -6,6 +5,7 @@ import { applyEnvOverrides, describeSchema, interpolateEnv } from './env.js'
 import type { ConfigProblem } from './format-issues.js'
 import { formatIssues, formatPath, problemsToText } from './format-issues.js'
 import { keyDigest, sha256 } from './key-digest.js'
+import { NotASmallFileError, readSmallFile } from './read-small-file.js'
 import type { ParsedConfig, Scope } from './schema.js'
 import { configSchema } from './schema.js'
 
@@ -31,6 +31,8 @@ export interface BrokerConfig {
   http: { bodyLimitBytes: number }
   statusPage: { enabled: boolean; requireAdmin: boolean }
   log: { level: ParsedConfig['log']['level'] }
+  /** Accepted but suspicious settings: `check-config` prints them, `serve` logs them at start. */
+  warnings: readonly ConfigProblem[]
 }
 
 export class ConfigError extends Error {
@@ -72,30 +74,62 @@ function knownKeys(path: readonly PropertyKey[]): string[] {
 
 export { sha256 }
 
-function readSecretFiles(root: unknown, problems: ConfigProblem[]): void {
-  const apps = (root as { apps?: unknown }).apps
-  if (!Array.isArray(apps)) return
+/** An app secret is 32 characters; anything much larger is the wrong file. */
+export const SECRET_FILE_MAX_BYTES = 4096
+/** A config is a few kilobytes; the limit keeps a wrong path (a log, a device) from filling memory. */
+export const CONFIG_FILE_MAX_BYTES = 1024 * 1024
+
+/** Surrounding whitespace is kept (it could be part of a secret) but is almost always a mistake. */
+function whitespaceWarning(path: string, value: string, what: string): ConfigProblem | undefined {
+  if (!/^\s|\s$/.test(value)) return undefined
+  return {
+    path,
+    message: `${what} has leading or trailing whitespace (kept as is); remove it unless it is part of the secret, or WeChat answers 40125 (invalid appsecret)`,
+  }
+}
+
+/** Reads each app's secretFile; the secrets by app index. */
+function readSecretFiles(
+  root: Record<string, unknown>,
+  problems: ConfigProblem[],
+  warnings: ConfigProblem[]
+): Map<number, string> {
+  const secrets = new Map<number, string>()
+  const apps = root.apps
+  if (!Array.isArray(apps)) return secrets
   apps.forEach((app: unknown, i) => {
     if (app === null || typeof app !== 'object') return
     const a = app as Record<string, unknown>
-    if (typeof a.secretFile !== 'string' || a.secretFile === '' || a.secret !== undefined) return
+    const file = a.secretFile
+    if (typeof file !== 'string' || file === '' || a.secret !== undefined) return
+    const path = formatPath(['apps', i, 'secretFile'])
+    let text: string
     try {
-      const secret = readFileSync(a.secretFile, 'utf8').replace(/\r?\n$/, '')
-      if (secret === '') {
-        problems.push({
-          path: formatPath(['apps', i, 'secretFile']),
-          message: `points at an empty file (${a.secretFile}); put the app secret in it`,
-        })
-      }
-      a.resolvedSecret = secret
+      text = readSmallFile(file, SECRET_FILE_MAX_BYTES)
     } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code ?? 'error'
       problems.push({
-        path: formatPath(['apps', i, 'secretFile']),
-        message: `cannot be read (${code}: ${a.secretFile}); check the path and that the broker may read it`,
+        path,
+        message:
+          err instanceof NotASmallFileError
+            ? `${err.reason} (${file}); point it at a regular file of at most ${SECRET_FILE_MAX_BYTES} bytes holding only the app secret`
+            : `cannot be read (${(err as NodeJS.ErrnoException).code ?? 'error'}: ${file}); check the path and that the broker may read it`,
       })
+      return
     }
+    // Exactly one final line break is the file's, not the secret's (editors and `echo` add it).
+    const secret = text.replace(/\r?\n$/, '')
+    if (secret === '') {
+      problems.push({
+        path,
+        message: `points at an empty file (${file}); put the app secret in it`,
+      })
+      return
+    }
+    const warning = whitespaceWarning(path, secret, `the secret in ${file}`)
+    if (warning) warnings.push(warning)
+    secrets.set(i, secret)
   })
+  return secrets
 }
 
 function toStore(parsed: ParsedConfig): StoreOptions {
@@ -111,6 +145,7 @@ export function buildConfig(
   env: Record<string, string | undefined> = process.env
 ): BrokerConfig {
   const problems: ConfigProblem[] = []
+  const warnings: ConfigProblem[] = []
   const interpolated = interpolateEnv(tree ?? {}, env, problems)
   if (interpolated === null || typeof interpolated !== 'object' || Array.isArray(interpolated)) {
     throw new ConfigError(source, [
@@ -121,24 +156,21 @@ export function buildConfig(
   applyEnvOverrides(root, shape, env, problems)
 
   // Secret files are read before validation so that their problems are reported with the rest;
-  // the resolved value rides along outside the schema (the schema stays strict).
-  readSecretFiles(root, problems)
-  const resolved = new Map<number, string>()
-  if (Array.isArray(root.apps)) {
-    root.apps.forEach((a: unknown, i) => {
-      if (a !== null && typeof a === 'object' && 'resolvedSecret' in a) {
-        const rec = a as Record<string, unknown>
-        resolved.set(i, String(rec.resolvedSecret))
-        delete rec.resolvedSecret
-      }
-    })
-  }
+  // the secrets stay outside the tree (the schema stays strict).
+  const fileSecrets = readSecretFiles(root, problems, warnings)
 
   const result = configSchema.safeParse(root, { reportInput: true })
   if (!result.success) problems.push(...formatIssues(result.error.issues, knownKeys))
   if (problems.length > 0 || !result.success) throw new ConfigError(source, problems)
 
   const parsed = result.data
+  parsed.apps.forEach((a, i) => {
+    const warning =
+      a.secret === undefined
+        ? undefined
+        : whitespaceWarning(`apps[${i}].secret`, a.secret, 'the secret')
+    if (warning) warnings.push(warning)
+  })
   return Object.freeze({
     source,
     listen: parsed.listen,
@@ -146,7 +178,7 @@ export function buildConfig(
     wechat: parsed.wechat,
     apps: parsed.apps.map((a, i): AppConfig => ({
       appid: a.appid,
-      secret: a.secret ?? resolved.get(i) ?? '',
+      secret: a.secret ?? fileSecrets.get(i) ?? '',
       tokenKind: a.tokenKind,
       refreshLeadSeconds: a.refreshLeadSeconds,
       dailyQuota: a.dailyQuota,
@@ -164,6 +196,7 @@ export function buildConfig(
     http: parsed.http,
     statusPage: parsed.statusPage,
     log: parsed.log,
+    warnings: Object.freeze(warnings),
   })
 }
 
@@ -191,8 +224,16 @@ export function loadConfig(opts: LoadConfigOptions = {}): BrokerConfig {
   const file = resolvePath(cwd, explicit ?? DEFAULT_CONFIG_FILE)
   let text: string | undefined
   try {
-    text = readFileSync(file, 'utf8')
+    text = readSmallFile(file, CONFIG_FILE_MAX_BYTES)
   } catch (err) {
+    if (err instanceof NotASmallFileError) {
+      throw new ConfigError(file, [
+        {
+          path: '(file)',
+          message: `${err.reason}; pass the path of the YAML config (a regular file of at most ${CONFIG_FILE_MAX_BYTES} bytes)`,
+        },
+      ])
+    }
     const code = (err as NodeJS.ErrnoException).code
     const onlyEnv = Object.keys(env).some((k) => k.startsWith('WXBROKER_APPS_'))
     if (explicit !== undefined || code !== 'ENOENT' || !onlyEnv) {
