@@ -23,7 +23,8 @@ export function interpolateEnv(
   node: Json,
   env: Env,
   problems: ConfigProblem[],
-  path: PropertyKey[] = []
+  path: PropertyKey[] = [],
+  parents: object[] = []
 ): Json {
   if (typeof node === 'string') {
     return node.replace(REFERENCE, (_m, name: string) => {
@@ -38,14 +39,24 @@ export function interpolateEnv(
       return value
     })
   }
-  if (Array.isArray(node)) return node.map((v, i) => interpolateEnv(v, env, problems, [...path, i]))
-  if (node !== null && typeof node === 'object') {
-    const out: Record<string, Json> = {}
-    for (const [k, v] of Object.entries(node))
-      out[k] = interpolateEnv(v, env, problems, [...path, k])
-    return out
+  if (node === null || typeof node !== 'object') return node
+  // A YAML alias inside its own anchor (`&a [*a]`) makes the tree a cycle.
+  if (parents.includes(node)) {
+    problems.push({
+      path: formatPath(path),
+      message: 'contains itself (a YAML alias inside its own anchor); write the value out',
+    })
+    return null
   }
-  return node
+  const inner = [...parents, node]
+  if (Array.isArray(node)) {
+    return node.map((v, i) => interpolateEnv(v, env, problems, [...path, i], inner))
+  }
+  // fromEntries defines own properties, so a `__proto__` key stays a key (and is reported as
+  // unknown) instead of setting the prototype.
+  return Object.fromEntries(
+    Object.entries(node).map(([k, v]) => [k, interpolateEnv(v, env, problems, [...path, k], inner)])
+  )
 }
 
 type Leaf = 'string' | 'number' | 'boolean' | 'list' | 'string-or-list'

@@ -1,5 +1,6 @@
 import { resolve as resolvePath } from 'node:path'
-import { LineCounter, parseDocument } from 'yaml'
+import type { Alias } from 'yaml'
+import { LineCounter, parseDocument, visit } from 'yaml'
 import type { AppConfig, StoreOptions, WeChatOptions } from '../engine/types.js'
 import { applyEnvOverrides, describeSchema, interpolateEnv } from './env.js'
 import type { ConfigProblem } from './format-issues.js'
@@ -200,20 +201,86 @@ export function buildConfig(
   })
 }
 
+/** Deeper than any config needs; the YAML parser recurses once per level of nesting. */
+const MAX_NESTING = 64
+/** How many times aliases may be expanded in all (the yaml library's own default). */
+const MAX_ALIAS_COUNT = 100
+
+/**
+ * The first line nested deeper than MAX_NESTING (by open brackets, or by indentation and `- `
+ * indicators), so that a hostile file is refused before the parser recurses into a stack overflow,
+ * which V8 does not always survive.
+ */
+function tooDeep(text: string): number | undefined {
+  let open = 0
+  const lines = text.split('\n')
+  for (const [i, line] of lines.entries()) {
+    if ((/^[ \t?:-]*/.exec(line)?.[0].length ?? 0) > 2 * MAX_NESTING) return i + 1
+    for (const c of line) {
+      if (c === ']' || c === '}') open -= 1
+      else if ((c === '[' || c === '{') && ++open > MAX_NESTING) return i + 1
+    }
+  }
+  return undefined
+}
+
 /** Parses YAML text; syntax errors become problems with line numbers. */
 export function parseYaml(text: string, source: string): unknown {
+  const deep = tooDeep(text)
+  if (deep !== undefined) {
+    throw new ConfigError(source, [
+      {
+        path: `line ${deep}`,
+        message: `nests deeper than ${MAX_NESTING} levels; a wxbroker config needs a few, so fix the indentation or brackets`,
+      },
+    ])
+  }
   const lineCounter = new LineCounter()
-  const doc = parseDocument(text, { prettyErrors: false, lineCounter })
+  // logLevel error: the library's warnings (e.g. a list used as a key) would go to stderr
+  // unasked; the schema reports what is wrong with the result.
+  const doc = parseDocument(text, { prettyErrors: false, lineCounter, logLevel: 'error' })
+  const lineOf = (offset: number): string => `line ${lineCounter.linePos(offset).line}`
   if (doc.errors.length > 0) {
     throw new ConfigError(
       source,
       doc.errors.map((e) => ({
-        path: `line ${lineCounter.linePos(e.pos[0]).line}`,
+        path: lineOf(e.pos[0]),
         message: `YAML ${e.code}: ${e.message.split('\n')[0] ?? ''}; fix the syntax`,
       }))
     )
   }
-  return doc.toJS() as unknown
+  // Aliases are expanded by toJS, which stops a "billion laughs" at maxAliasCount (and an alias
+  // without an anchor) with an error that names no line: each alias notes itself when its
+  // expansion fails, so the problem can point at it.
+  let failed: Alias | undefined
+  visit(doc, {
+    Alias(_key, node) {
+      const expand = node.toJSON.bind(node)
+      node.toJSON = (...args: Parameters<Alias['toJSON']>): unknown => {
+        try {
+          return expand(...args)
+        } catch (e) {
+          failed ??= node
+          throw e
+        }
+      }
+    },
+  })
+  try {
+    return doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT }) as unknown
+  } catch (e) {
+    const excessive = e instanceof ReferenceError && /excessive alias count/i.test(e.message)
+    throw new ConfigError(source, [
+      {
+        path: failed?.range ? lineOf(failed.range[0]) : '(file)',
+        message: excessive
+          ? `YAML aliases expand to more than ${MAX_ALIAS_COUNT} copies (an alias bomb?); write the values out instead of nesting aliases`
+          : failed
+            ? `YAML alias *${failed.source} cannot be expanded (its anchor &${failed.source} must come before it); fix the alias`
+            : `YAML cannot be converted (${e instanceof Error ? e.name : 'error'}); fix the syntax`,
+      },
+    ])
+  }
 }
 
 /** Resolves --config / WXBROKER_CONFIG / ./wxbroker.yaml, reads, interpolates and validates. */

@@ -2,10 +2,11 @@ import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { buildConfig, ConfigError, loadConfig } from '../../src/config/load.js'
+import { buildConfig, ConfigError, loadConfig, type BrokerConfig } from '../../src/config/load.js'
 
 // What the loader reads from disk: secret files (regular files only, small, one final newline
-// dropped, whitespace warned about) and the YAML file itself (regular, bounded).
+// dropped, whitespace warned about) and the YAML itself (bounded, hostile documents refused with a
+// line number instead of a library stack trace or a crash).
 
 const APPID = 'wx0123456789abcdef'
 const SECRET = 'S3cr3t-value-never-printed'
@@ -30,6 +31,10 @@ function problemsOf(run: () => unknown): string[] {
     return (e as ConfigError).problems.map((p) => `${p.path}: ${p.message}`)
   }
   throw new Error('expected the config to be rejected')
+}
+
+function loadYaml(name: string, yaml: string): BrokerConfig {
+  return loadConfig({ path: file(name, yaml), env: {} })
 }
 
 describe('secretFile', () => {
@@ -117,6 +122,56 @@ describe('the config file', () => {
     const big = file('big.yaml', `# ${'x'.repeat(1024 * 1024)}\napps: []\n`)
     expect(problemsOf(() => loadConfig({ path: big, env: {} }))).toEqual([
       '(file): is larger than 1048576 bytes; pass the path of the YAML config (a regular file of at most 1048576 bytes)',
+    ])
+  })
+
+  it('an alias bomb ("billion laughs") is a problem at its line, not a library stack trace', () => {
+    const bomb = [
+      `apps: [{appid: ${APPID}, secret: ${SECRET}}]`,
+      'a: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]',
+      'b: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]',
+      'c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]',
+      'd: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c]',
+      'e: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d]',
+      'f: [*e, *e, *e, *e, *e, *e, *e, *e, *e]',
+    ].join('\n')
+    expect(problemsOf(() => loadYaml('bomb.yaml', bomb))).toEqual([
+      'line 5: YAML aliases expand to more than 100 copies (an alias bomb?); write the values out instead of nesting aliases',
+    ])
+  })
+
+  it('an alias before its anchor, and an alias inside its own anchor, are problems', () => {
+    expect(
+      problemsOf(() => loadYaml('unresolved.yaml', 'listen: {port: 1}\napps: *nope\n'))
+    ).toEqual([
+      'line 2: YAML alias *nope cannot be expanded (its anchor &nope must come before it); fix the alias',
+    ])
+    const cycle = `apps: &apps [{appid: ${APPID}, secret: ${SECRET}, extra: *apps}]\n`
+    expect(problemsOf(() => loadYaml('cycle.yaml', cycle))).toEqual([
+      'apps[0].extra: contains itself (a YAML alias inside its own anchor); write the value out',
+      'apps[0].extra: is not a known setting; remove it or fix the spelling (known here: appid, secret, secretFile, tokenKind, refreshLeadSeconds, dailyQuota, quotaWarnRatio, invalidateCooldownSeconds)',
+    ])
+  })
+
+  it('refuses nesting deeper than a config needs before the parser recurses', () => {
+    // The parser recurses per level; after one stack overflow a second one can abort the process
+    // (V8 fails to compile a regular expression near the stack limit), so both shapes, twice.
+    for (const depth of [2_000, 20_000]) {
+      const flow = `apps: ${'['.repeat(depth)}${']'.repeat(depth)}\n`
+      expect(problemsOf(() => loadYaml(`flow-${depth}.yaml`, flow))).toEqual([
+        'line 1: nests deeper than 64 levels; a wxbroker config needs a few, so fix the indentation or brackets',
+      ])
+      const block = Array.from({ length: 1_000 }, (_, i) => `${' '.repeat(i)}a:`).join('\n')
+      expect(problemsOf(() => loadYaml(`block-${depth}.yaml`, `${block} 1\n`))).toEqual([
+        'line 130: nests deeper than 64 levels; a wxbroker config needs a few, so fix the indentation or brackets',
+      ])
+    }
+  })
+
+  it('a __proto__ key is an unknown key, not a way to set hidden values', () => {
+    const yaml = `__proto__: {listen: {port: 1}}\napps: [{appid: ${APPID}, secret: ${SECRET}}]\n`
+    expect(problemsOf(() => loadYaml('proto.yaml', yaml))).toEqual([
+      '__proto__: is not a known setting; remove it or fix the spelling (known here: listen, store, wechat, apps, clients, metrics, http, statusPage, log)',
     ])
   })
 })
