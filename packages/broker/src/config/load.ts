@@ -148,6 +148,10 @@ export function buildConfig(
   const problems: ConfigProblem[] = []
   const warnings: ConfigProblem[] = []
   const interpolated = interpolateEnv(tree ?? {}, env, problems)
+  // A field the interpolation reported (an unset ${env:NAME}, a YAML cycle) is reported once,
+  // not again by whatever the value left in its place then fails (the schema, the secret file).
+  const unset = new Set(problems.map((p) => p.path))
+  const interpolationProblems = problems.length
   if (interpolated === null || typeof interpolated !== 'object' || Array.isArray(interpolated)) {
     throw new ConfigError(source, [
       { path: '(root)', message: 'must be a mapping (listen, store, wechat, apps, clients, ...)' },
@@ -162,7 +166,8 @@ export function buildConfig(
 
   const result = configSchema.safeParse(root, { reportInput: true })
   if (!result.success) problems.push(...formatIssues(result.error.issues, knownKeys))
-  if (problems.length > 0 || !result.success) throw new ConfigError(source, problems)
+  const reported = problems.filter((p, i) => i < interpolationProblems || !unset.has(p.path))
+  if (reported.length > 0 || !result.success) throw new ConfigError(source, reported)
 
   const parsed = result.data
   parsed.apps.forEach((a, i) => {

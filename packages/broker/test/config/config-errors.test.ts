@@ -77,7 +77,6 @@ describe('config error table: each broken config gives exact messages', () => {
         tree: { ...base(), apps: [{ appid: APPID, secret: '${env:WX_SECRET_NOT_SET}' }] },
         expected: [
           'apps[0].secret: refers to environment variable WX_SECRET_NOT_SET, which is not set; export it or change the value',
-          'apps[0].secret: is empty; set it through ${env:NAME} or use secretFile',
         ],
       },
       {
@@ -130,6 +129,13 @@ describe('config error table: each broken config gives exact messages', () => {
         tree: { ...base(), store: { redis: 'http://:hunter2-password@redis:6379' } },
         expected: [
           'store.redis: must be a redis:// or rediss:// URL, e.g. redis://127.0.0.1:6379/0 (got "http://***@redis:6379")',
+        ],
+      },
+      {
+        name: 'an unset variable in a secretFile path is reported once, not also as unreadable',
+        tree: { ...base(), apps: [{ appid: APPID, secretFile: '${env:SECRETS_DIR_NOT_SET}/wx' }] },
+        expected: [
+          'apps[0].secretFile: refers to environment variable SECRETS_DIR_NOT_SET, which is not set; export it or change the value',
         ],
       },
       {
@@ -248,6 +254,14 @@ describe('config error table: each broken config gives exact messages', () => {
         expected: [
           'clients[1].key: is the same key as clients[0] (a); give each client its own key',
           'clients[3].key: is the same key as clients[2] (c); give each client its own key',
+        ],
+      },
+      {
+        name: 'an override for a list entry past the end names the variable once',
+        tree: base(),
+        env: { WXBROKER_APPS_9_SECRET: 'x' },
+        expected: [
+          'WXBROKER_APPS_9_SECRET: apps[9] does not exist: apps has 1 entry and indexes must be contiguous; add it in the file, or use the next index (WXBROKER_APPS_1_SECRET)',
         ],
       },
       {
@@ -415,6 +429,19 @@ describe('config loading', () => {
     expect(config.wechat.fallbackBaseUrls).toEqual([
       'http://127.0.0.1:8080',
       'https://api2.weixin.qq.com',
+    ])
+  })
+
+  it('overrides may add list entries at the next index, in numeric order (apps[2] before apps[10])', () => {
+    const env: Record<string, string> = {}
+    for (let i = 1; i <= 10; i++) {
+      env[`WXBROKER_APPS_${i}_APPID`] = `wx${i.toString(16).padStart(16, '0')}`
+      env[`WXBROKER_APPS_${i}_SECRET`] = `secret-${i}`
+    }
+    const config = buildConfig(base(), 'x', env)
+    expect(config.apps.map((a) => a.secret)).toEqual([
+      SECRET,
+      ...Array.from({ length: 10 }, (_, i) => `secret-${i + 1}`),
     ])
   })
 
