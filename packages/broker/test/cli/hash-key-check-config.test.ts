@@ -1,4 +1,4 @@
-import { execFile, execFileSync } from 'node:child_process'
+import { execFile, execFileSync, spawn } from 'node:child_process'
 import { createHash } from 'node:crypto'
 import { mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -24,6 +24,23 @@ function run(
         resolve({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr })
       }
     )
+  })
+}
+
+/** Runs a command whose reader has gone away before it writes (`... | head -0`). */
+function runWithStdoutClosed(
+  args: string[],
+  env: Record<string, string> = {}
+): Promise<{ code: number | null; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [BIN, ...args], {
+      env: { PATH: process.env.PATH ?? '', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
+    child.stdout.destroy()
+    let stderr = ''
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()))
+    child.on('close', (code) => resolve({ code, stderr }))
   })
 }
 
@@ -153,6 +170,24 @@ describe('wxbroker check-config', () => {
       `warning: apps[0].secretFile: the secret in ${secretFile} has leading or trailing whitespace (kept as is); remove it unless it is part of the secret, or WeChat answers 40125 (invalid appsecret)\n`
     )
     expect(r.stdout + r.stderr).not.toContain('padded-secret-value')
+  })
+})
+
+describe('a reader that stops early (`wxbroker ... | head -1`)', () => {
+  it('ends check-config, hash-key and help quietly with their own exit code', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'wxb-cli-'))
+    const good = join(dir, 'good.yaml')
+    writeFileSync(good, 'apps:\n  - appid: wx0123456789abcdef\n    secret: s\n')
+    const results = await Promise.all([
+      runWithStdoutClosed(['check-config', '--config', good]),
+      runWithStdoutClosed(['hash-key']),
+      runWithStdoutClosed(['help']),
+    ])
+    expect(results).toEqual([
+      { code: 0, stderr: '' },
+      { code: 0, stderr: '' },
+      { code: 0, stderr: '' },
+    ])
   })
 })
 
