@@ -12,7 +12,21 @@ commands:
   demo [--port N]               WeChat simulator + broker on the in-memory store, with curl lines
 `
 
-const out = (line: string): void => void process.stdout.write(`${line}\n`)
+// A reader that stops early (`wxbroker check-config | head -1`) is no failure of the command: the
+// rest of its output is dropped and it ends with its own exit code, instead of dying on Node's
+// unhandled EPIPE with a stack trace.
+let stdoutGone = false
+let stdoutGuarded = false
+const out = (line: string): void => {
+  if (!stdoutGuarded) {
+    stdoutGuarded = true
+    process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+      if (e.code !== 'EPIPE') throw e
+      stdoutGone = true
+    })
+  }
+  if (!stdoutGone) process.stdout.write(`${line}\n`)
+}
 const err = (line: string): void => void process.stderr.write(`${line}\n`)
 
 export async function main(argv: string[]): Promise<number | 'running'> {

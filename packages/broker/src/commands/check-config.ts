@@ -1,3 +1,4 @@
+import { problemsToText } from '../config/format-issues.js'
 import { ConfigError, loadConfig, type BrokerConfig } from '../config/load.js'
 
 export function describeConfig(config: BrokerConfig): string[] {
@@ -13,7 +14,10 @@ export function describeConfig(config: BrokerConfig): string[] {
   ]
 }
 
-/** `wxbroker check-config [--config PATH]`: exit 0 and a summary, or exit 1 and every problem. */
+/**
+ * `wxbroker check-config [--config PATH]`: exit 0 and a summary (plus any warnings on stderr), or
+ * exit 1 and every problem.
+ */
 export function checkConfigCommand(
   path: string | undefined,
   out: (line: string) => void,
@@ -24,6 +28,7 @@ export function checkConfigCommand(
     const config = loadConfig({ path, env })
     out(`config OK: ${config.source}`)
     for (const line of describeConfig(config)) out(`  ${line}`)
+    for (const w of config.warnings) err(`warning: ${problemsToText([w])}`)
     return 0
   } catch (e) {
     if (e instanceof ConfigError) {

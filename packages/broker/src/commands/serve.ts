@@ -78,6 +78,7 @@ export async function serveCommand(
   }
   guardSecretsOf(config)
   const logger = createLogger({ level: config.log.level })
+  for (const w of config.warnings) logger.warn({ field: w.path }, `config: ${w.message}`)
   let broker: RunningBroker
   try {
     broker = await listenBroker(config, { logger })

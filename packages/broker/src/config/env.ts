@@ -23,7 +23,8 @@ export function interpolateEnv(
   node: Json,
   env: Env,
   problems: ConfigProblem[],
-  path: PropertyKey[] = []
+  path: PropertyKey[] = [],
+  parents: object[] = []
 ): Json {
   if (typeof node === 'string') {
     return node.replace(REFERENCE, (_m, name: string) => {
@@ -38,14 +39,24 @@ export function interpolateEnv(
       return value
     })
   }
-  if (Array.isArray(node)) return node.map((v, i) => interpolateEnv(v, env, problems, [...path, i]))
-  if (node !== null && typeof node === 'object') {
-    const out: Record<string, Json> = {}
-    for (const [k, v] of Object.entries(node))
-      out[k] = interpolateEnv(v, env, problems, [...path, k])
-    return out
+  if (node === null || typeof node !== 'object') return node
+  // A YAML alias inside its own anchor (`&a [*a]`) makes the tree a cycle.
+  if (parents.includes(node)) {
+    problems.push({
+      path: formatPath(path),
+      message: 'contains itself (a YAML alias inside its own anchor); write the value out',
+    })
+    return null
   }
-  return node
+  const inner = [...parents, node]
+  if (Array.isArray(node)) {
+    return node.map((v, i) => interpolateEnv(v, env, problems, [...path, i], inner))
+  }
+  // fromEntries defines own properties, so a `__proto__` key stays a key (and is reported as
+  // unknown) instead of setting the prototype.
+  return Object.fromEntries(
+    Object.entries(node).map(([k, v]) => [k, interpolateEnv(v, env, problems, [...path, k], inner)])
+  )
 }
 
 type Leaf = 'string' | 'number' | 'boolean' | 'list' | 'string-or-list'
@@ -147,18 +158,50 @@ function resolve(
   return undefined
 }
 
-function setPath(root: Record<string, Json>, path: (string | number)[], value: Json): void {
+/** The override variable for a config path (the inverse of `resolve`). */
+function overrideName(path: readonly (string | number)[]): string {
+  return (
+    ENV_PREFIX + path.map((s) => (typeof s === 'number' ? String(s) : toEnvSegment(s))).join('_')
+  )
+}
+
+/**
+ * Sets the value at `path`, creating objects and list entries on the way. A list index may name an
+ * entry that exists or the next one; past that, the index where the path stops and the list's
+ * length are returned and nothing is set (a hole would fail as a list of missing entries).
+ */
+function setPath(
+  root: Record<string, Json>,
+  path: (string | number)[],
+  value: Json
+): { at: number; length: number } | undefined {
   let node: Record<string | number, Json> = root
-  path.forEach((seg, i) => {
+  for (const [i, seg] of path.entries()) {
+    if (Array.isArray(node) && typeof seg === 'number' && seg > node.length) {
+      return { at: i, length: node.length }
+    }
     if (i === path.length - 1) {
       node[seg] = value
-      return
+      return undefined
     }
     const nextIsIndex = typeof path[i + 1] === 'number'
     const existing = node[seg]
     if (existing === null || typeof existing !== 'object') node[seg] = nextIsIndex ? [] : {}
     node = node[seg] as Record<string | number, Json>
-  })
+  }
+  return undefined
+}
+
+/** Orders config paths with list indexes compared as numbers (apps[2] before apps[10]). */
+function comparePaths(a: readonly (string | number)[], b: readonly (string | number)[]): number {
+  for (let i = 0; i < Math.min(a.length, b.length); i++) {
+    const x = a[i] as string | number
+    const y = b[i] as string | number
+    if (x === y) continue
+    if (typeof x === 'number' && typeof y === 'number') return x - y
+    return String(x) < String(y) ? -1 : 1
+  }
+  return a.length - b.length
 }
 
 /** Applies WXBROKER_* overrides onto the parsed file; returns the names it used. */
@@ -169,12 +212,10 @@ export function applyEnvOverrides(
   problems: ConfigProblem[]
 ): string[] {
   const used: string[] = []
-  const names = Object.keys(env)
-    .filter((n) => n.startsWith(ENV_PREFIX) && !NOT_OVERRIDES.has(n))
-    .sort()
-  for (const name of names) {
+  const targets: { name: string; raw: string; path: (string | number)[]; leaf: Leaf }[] = []
+  for (const name of Object.keys(env).sort()) {
     const raw = env[name]
-    if (raw === undefined) continue
+    if (!name.startsWith(ENV_PREFIX) || NOT_OVERRIDES.has(name) || raw === undefined) continue
     const target = resolve(name.slice(ENV_PREFIX.length).split('_'), shape, [])
     if (!target) {
       problems.push({
@@ -184,7 +225,21 @@ export function applyEnvOverrides(
       })
       continue
     }
-    setPath(root, target.path, convert(raw, target.leaf))
+    targets.push({ name, raw, ...target })
+  }
+  // In path order, so that overrides adding apps[1] and then apps[2] both find their place.
+  targets.sort((a, b) => comparePaths(a.path, b.path))
+  for (const { name, raw, path, leaf } of targets) {
+    const gap = setPath(root, path, convert(raw, leaf))
+    if (gap) {
+      const list = formatPath(path.slice(0, gap.at))
+      const next = overrideName(path.map((s, i) => (i === gap.at ? gap.length : s)))
+      problems.push({
+        path: name,
+        message: `${formatPath(path.slice(0, gap.at + 1))} does not exist: ${list} has ${gap.length} entr${gap.length === 1 ? 'y' : 'ies'} and indexes must be contiguous; add it in the file, or use the next index (${next})`,
+      })
+      continue
+    }
     used.push(name)
   }
   return used

@@ -18,14 +18,22 @@ export function formatPath(path: readonly PropertyKey[]): string {
   return out === '' ? '(root)' : out
 }
 
-/** Hides the password in a redis://user:pass@host URL. */
-export function maskUrlCredentials(value: string): string {
-  return value.replace(/^([a-z]+:\/\/)([^@/]*)@/i, (_m, scheme: string) => `${scheme}***@`)
+/**
+ * Hides what a URL may carry besides its address: the user name and password (everything up to
+ * the last @, since a password with an unencoded / or @ is exactly the URL that fails to parse and
+ * is shown) and the query (`?password=` is a Redis option too).
+ */
+export function maskUrlSecrets(value: string): string {
+  const masked = value.replace(
+    /^([a-z][a-z0-9+.-]*:\/\/)?[^]*@/i,
+    (_m, scheme?: string) => `${scheme ?? ''}***@`
+  )
+  return /^[a-z][a-z0-9+.-]*:\/\//i.test(masked) ? masked.replace(/\?[^#]*/, '?***') : masked
 }
 
 function showValue(value: unknown): string | undefined {
   if (typeof value === 'string') {
-    const masked = maskUrlCredentials(value)
+    const masked = maskUrlSecrets(value)
     return JSON.stringify(masked.length > 80 ? `${masked.slice(0, 77)}...` : masked)
   }
   if (typeof value === 'number' || typeof value === 'boolean') {

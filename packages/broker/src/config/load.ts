@@ -1,11 +1,12 @@
-import { createHash } from 'node:crypto'
-import { readFileSync } from 'node:fs'
 import { resolve as resolvePath } from 'node:path'
-import { LineCounter, parseDocument } from 'yaml'
+import type { Alias } from 'yaml'
+import { LineCounter, parseDocument, visit } from 'yaml'
 import type { AppConfig, StoreOptions, WeChatOptions } from '../engine/types.js'
 import { applyEnvOverrides, describeSchema, interpolateEnv } from './env.js'
 import type { ConfigProblem } from './format-issues.js'
 import { formatIssues, formatPath, problemsToText } from './format-issues.js'
+import { keyDigest, sha256 } from './key-digest.js'
+import { NotASmallFileError, readSmallFile } from './read-small-file.js'
 import type { ParsedConfig, Scope } from './schema.js'
 import { configSchema } from './schema.js'
 
@@ -31,6 +32,8 @@ export interface BrokerConfig {
   http: ParsedConfig['http']
   statusPage: { enabled: boolean; requireAdmin: boolean; secureCookie: boolean }
   log: { level: ParsedConfig['log']['level'] }
+  /** Accepted but suspicious settings: `check-config` prints them, `serve` logs them at start. */
+  warnings: readonly ConfigProblem[]
 }
 
 export class ConfigError extends Error {
@@ -70,34 +73,64 @@ function knownKeys(path: readonly PropertyKey[]): string[] {
   return 'object' in node ? Object.keys(node.object) : []
 }
 
-export function sha256(value: string): Buffer {
-  return createHash('sha256').update(value, 'utf8').digest()
+export { sha256 }
+
+/** An app secret is 32 characters; anything much larger is the wrong file. */
+export const SECRET_FILE_MAX_BYTES = 4096
+/** A config is a few kilobytes; the limit keeps a wrong path (a log, a device) from filling memory. */
+export const CONFIG_FILE_MAX_BYTES = 1024 * 1024
+
+/** Surrounding whitespace is kept (it could be part of a secret) but is almost always a mistake. */
+function whitespaceWarning(path: string, value: string, what: string): ConfigProblem | undefined {
+  if (!/^\s|\s$/.test(value)) return undefined
+  return {
+    path,
+    message: `${what} has leading or trailing whitespace (kept as is); remove it unless it is part of the secret, or WeChat answers 40125 (invalid appsecret)`,
+  }
 }
 
-function readSecretFiles(root: unknown, problems: ConfigProblem[]): void {
-  const apps = (root as { apps?: unknown }).apps
-  if (!Array.isArray(apps)) return
+/** Reads each app's secretFile; the secrets by app index. */
+function readSecretFiles(
+  root: Record<string, unknown>,
+  problems: ConfigProblem[],
+  warnings: ConfigProblem[]
+): Map<number, string> {
+  const secrets = new Map<number, string>()
+  const apps = root.apps
+  if (!Array.isArray(apps)) return secrets
   apps.forEach((app: unknown, i) => {
     if (app === null || typeof app !== 'object') return
     const a = app as Record<string, unknown>
-    if (typeof a.secretFile !== 'string' || a.secretFile === '' || a.secret !== undefined) return
+    const file = a.secretFile
+    if (typeof file !== 'string' || file === '' || a.secret !== undefined) return
+    const path = formatPath(['apps', i, 'secretFile'])
+    let text: string
     try {
-      const secret = readFileSync(a.secretFile, 'utf8').replace(/\r?\n$/, '')
-      if (secret === '') {
-        problems.push({
-          path: formatPath(['apps', i, 'secretFile']),
-          message: `points at an empty file (${a.secretFile}); put the app secret in it`,
-        })
-      }
-      a.resolvedSecret = secret
+      text = readSmallFile(file, SECRET_FILE_MAX_BYTES)
     } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code ?? 'error'
       problems.push({
-        path: formatPath(['apps', i, 'secretFile']),
-        message: `cannot be read (${code}: ${a.secretFile}); check the path and that the broker may read it`,
+        path,
+        message:
+          err instanceof NotASmallFileError
+            ? `${err.reason} (${file}); point it at a regular file of at most ${SECRET_FILE_MAX_BYTES} bytes holding only the app secret`
+            : `cannot be read (${(err as NodeJS.ErrnoException).code ?? 'error'}: ${file}); check the path and that the broker may read it`,
       })
+      return
     }
+    // Exactly one final line break is the file's, not the secret's (editors and `echo` add it).
+    const secret = text.replace(/\r?\n$/, '')
+    if (secret === '') {
+      problems.push({
+        path,
+        message: `points at an empty file (${file}); put the app secret in it`,
+      })
+      return
+    }
+    const warning = whitespaceWarning(path, secret, `the secret in ${file}`)
+    if (warning) warnings.push(warning)
+    secrets.set(i, secret)
   })
+  return secrets
 }
 
 function toStore(parsed: ParsedConfig): StoreOptions {
@@ -113,7 +146,12 @@ export function buildConfig(
   env: Record<string, string | undefined> = process.env
 ): BrokerConfig {
   const problems: ConfigProblem[] = []
+  const warnings: ConfigProblem[] = []
   const interpolated = interpolateEnv(tree ?? {}, env, problems)
+  // A field the interpolation reported (an unset ${env:NAME}, a YAML cycle) is reported once,
+  // not again by whatever the value left in its place then fails (the schema, the secret file).
+  const unset = new Set(problems.map((p) => p.path))
+  const interpolationProblems = problems.length
   if (interpolated === null || typeof interpolated !== 'object' || Array.isArray(interpolated)) {
     throw new ConfigError(source, [
       { path: '(root)', message: 'must be a mapping (listen, store, wechat, apps, clients, ...)' },
@@ -123,24 +161,22 @@ export function buildConfig(
   applyEnvOverrides(root, shape, env, problems)
 
   // Secret files are read before validation so that their problems are reported with the rest;
-  // the resolved value rides along outside the schema (the schema stays strict).
-  readSecretFiles(root, problems)
-  const resolved = new Map<number, string>()
-  if (Array.isArray(root.apps)) {
-    root.apps.forEach((a: unknown, i) => {
-      if (a !== null && typeof a === 'object' && 'resolvedSecret' in a) {
-        const rec = a as Record<string, unknown>
-        resolved.set(i, String(rec.resolvedSecret))
-        delete rec.resolvedSecret
-      }
-    })
-  }
+  // the secrets stay outside the tree (the schema stays strict).
+  const fileSecrets = readSecretFiles(root, problems, warnings)
 
   const result = configSchema.safeParse(root, { reportInput: true })
   if (!result.success) problems.push(...formatIssues(result.error.issues, knownKeys))
-  if (problems.length > 0 || !result.success) throw new ConfigError(source, problems)
+  const reported = problems.filter((p, i) => i < interpolationProblems || !unset.has(p.path))
+  if (reported.length > 0 || !result.success) throw new ConfigError(source, reported)
 
   const parsed = result.data
+  parsed.apps.forEach((a, i) => {
+    const warning =
+      a.secret === undefined
+        ? undefined
+        : whitespaceWarning(`apps[${i}].secret`, a.secret, 'the secret')
+    if (warning) warnings.push(warning)
+  })
   return Object.freeze({
     source,
     listen: parsed.listen,
@@ -148,7 +184,7 @@ export function buildConfig(
     wechat: parsed.wechat,
     apps: parsed.apps.map((a, i): AppConfig => ({
       appid: a.appid,
-      secret: a.secret ?? resolved.get(i) ?? '',
+      secret: a.secret ?? fileSecrets.get(i) ?? '',
       tokenKind: a.tokenKind,
       refreshLeadSeconds: a.refreshLeadSeconds,
       dailyQuota: a.dailyQuota,
@@ -157,37 +193,99 @@ export function buildConfig(
     })),
     clients: parsed.clients.map((c): ClientConfig => ({
       name: c.name,
-      keyHash: c.keySha256 ? Buffer.from(c.keySha256, 'hex') : sha256(c.key ?? ''),
+      // The schema requires key or keySha256, so there is a digest.
+      keyHash: keyDigest(c) as Buffer,
       apps: c.apps.includes('*') ? null : new Set(c.apps),
       scopes: new Set(c.scopes),
     })),
-    metrics: {
-      keyHash: parsed.metrics.keySha256
-        ? Buffer.from(parsed.metrics.keySha256, 'hex')
-        : parsed.metrics.key
-          ? sha256(parsed.metrics.key)
-          : null,
-    },
+    metrics: { keyHash: keyDigest(parsed.metrics) ?? null },
     http: parsed.http,
     statusPage: parsed.statusPage,
     log: parsed.log,
+    warnings: Object.freeze(warnings),
   })
+}
+
+/** Deeper than any config needs; the YAML parser recurses once per level of nesting. */
+const MAX_NESTING = 64
+/** How many times aliases may be expanded in all (the yaml library's own default). */
+const MAX_ALIAS_COUNT = 100
+
+/**
+ * The first line nested deeper than MAX_NESTING (by open brackets, or by indentation and `- `
+ * indicators), so that a hostile file is refused before the parser recurses into a stack overflow,
+ * which V8 does not always survive.
+ */
+function tooDeep(text: string): number | undefined {
+  let open = 0
+  const lines = text.split('\n')
+  for (const [i, line] of lines.entries()) {
+    if ((/^[ \t?:-]*/.exec(line)?.[0].length ?? 0) > 2 * MAX_NESTING) return i + 1
+    for (const c of line) {
+      if (c === ']' || c === '}') open -= 1
+      else if ((c === '[' || c === '{') && ++open > MAX_NESTING) return i + 1
+    }
+  }
+  return undefined
 }
 
 /** Parses YAML text; syntax errors become problems with line numbers. */
 export function parseYaml(text: string, source: string): unknown {
+  const deep = tooDeep(text)
+  if (deep !== undefined) {
+    throw new ConfigError(source, [
+      {
+        path: `line ${deep}`,
+        message: `nests deeper than ${MAX_NESTING} levels; a wxbroker config needs a few, so fix the indentation or brackets`,
+      },
+    ])
+  }
   const lineCounter = new LineCounter()
-  const doc = parseDocument(text, { prettyErrors: false, lineCounter })
+  // logLevel error: the library's warnings (e.g. a list used as a key) would go to stderr
+  // unasked; the schema reports what is wrong with the result.
+  const doc = parseDocument(text, { prettyErrors: false, lineCounter, logLevel: 'error' })
+  const lineOf = (offset: number): string => `line ${lineCounter.linePos(offset).line}`
   if (doc.errors.length > 0) {
     throw new ConfigError(
       source,
       doc.errors.map((e) => ({
-        path: `line ${lineCounter.linePos(e.pos[0]).line}`,
+        path: lineOf(e.pos[0]),
         message: `YAML ${e.code}: ${e.message.split('\n')[0] ?? ''}; fix the syntax`,
       }))
     )
   }
-  return doc.toJS() as unknown
+  // Aliases are expanded by toJS, which stops a "billion laughs" at maxAliasCount (and an alias
+  // without an anchor) with an error that names no line: each alias notes itself when its
+  // expansion fails, so the problem can point at it.
+  let failed: Alias | undefined
+  visit(doc, {
+    Alias(_key, node) {
+      const expand = node.toJSON.bind(node)
+      node.toJSON = (...args: Parameters<Alias['toJSON']>): unknown => {
+        try {
+          return expand(...args)
+        } catch (e) {
+          failed ??= node
+          throw e
+        }
+      }
+    },
+  })
+  try {
+    return doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT }) as unknown
+  } catch (e) {
+    const excessive = e instanceof ReferenceError && /excessive alias count/i.test(e.message)
+    throw new ConfigError(source, [
+      {
+        path: failed?.range ? lineOf(failed.range[0]) : '(file)',
+        message: excessive
+          ? `YAML aliases expand to more than ${MAX_ALIAS_COUNT} copies (an alias bomb?); write the values out instead of nesting aliases`
+          : failed
+            ? `YAML alias *${failed.source} cannot be expanded (its anchor &${failed.source} must come before it); fix the alias`
+            : `YAML cannot be converted (${e instanceof Error ? e.name : 'error'}); fix the syntax`,
+      },
+    ])
+  }
 }
 
 /** Resolves --config / WXBROKER_CONFIG / ./wxbroker.yaml, reads, interpolates and validates. */
@@ -198,8 +296,16 @@ export function loadConfig(opts: LoadConfigOptions = {}): BrokerConfig {
   const file = resolvePath(cwd, explicit ?? DEFAULT_CONFIG_FILE)
   let text: string | undefined
   try {
-    text = readFileSync(file, 'utf8')
+    text = readSmallFile(file, CONFIG_FILE_MAX_BYTES)
   } catch (err) {
+    if (err instanceof NotASmallFileError) {
+      throw new ConfigError(file, [
+        {
+          path: '(file)',
+          message: `${err.reason}; pass the path of the YAML config (a regular file of at most ${CONFIG_FILE_MAX_BYTES} bytes)`,
+        },
+      ])
+    }
     const code = (err as NodeJS.ErrnoException).code
     const onlyEnv = Object.keys(env).some((k) => k.startsWith('WXBROKER_APPS_'))
     if (explicit !== undefined || code !== 'ENOENT' || !onlyEnv) {

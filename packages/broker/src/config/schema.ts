@@ -1,4 +1,7 @@
 import { z } from 'zod'
+import { isHostName } from './host-name.js'
+import { keyDigest } from './key-digest.js'
+import { parseBaseUrl, redisUrlProblem } from './urls.js'
 
 // The shape of wxbroker.yaml after `${env:NAME}` interpolation and WXBROKER_* overrides. Strict
 // objects: an unknown key is an error, never silently ignored. Each `error` text is the fix the
@@ -15,15 +18,21 @@ const int = (min: number, max: number, what: string) =>
     .min(min, { error: `must be at least ${min} (${what})` })
     .max(max, { error: `must be at most ${max} (${what})` })
 
+// The WeChat base URL becomes its origin (no trailing slash, default port dropped), which is what
+// the engine prefixes to /cgi-bin/... paths.
 const url = (what: string) =>
-  z
-    .string({ error: `must be a URL string (${what})` })
-    .regex(/^https?:\/\/[^\s/]+/, { error: `must be an http:// or https:// URL (${what})` })
+  z.string({ error: `must be a URL string (${what})` }).transform((value, ctx) => {
+    const parsed = parseBaseUrl(value)
+    if ('origin' in parsed) return parsed.origin
+    ctx.addIssue({ code: 'custom', message: parsed.problem, input: value })
+    return z.NEVER
+  })
 
 const redisUrl = z
   .string({ error: 'must be a redis:// or rediss:// URL string' })
-  .regex(/^rediss?:\/\/[^\s]+$/, {
-    error: 'must be a redis:// or rediss:// URL, e.g. redis://127.0.0.1:6379/0',
+  .superRefine((value, ctx) => {
+    const problem = redisUrlProblem(value)
+    if (problem !== undefined) ctx.addIssue({ code: 'custom', message: problem, input: value })
   })
 
 const sha256Hex = z
@@ -36,7 +45,10 @@ const listen = z
   .object({
     host: z
       .string({ error: 'must be a host name or IP address string' })
-      .min(1)
+      .refine(isHostName, {
+        error:
+          'must be an IP address (e.g. 127.0.0.1, 0.0.0.0, or :: without brackets) or a host name (letters, digits, hyphens, dots; e.g. localhost)',
+      })
       .default('127.0.0.1'),
     port: int(0, 65535, 'a TCP port; 0 picks a free one').default(8700),
   })
@@ -230,6 +242,9 @@ export const configSchema = z
         })
     })
     const names = new Map<string, number>()
+    // By digest, so that a key and another client's keySha256 of it count as the same key; the
+    // first client would win every request and the second would be silently dead.
+    const keys = new Map<string, number>()
     cfg.clients.forEach((c, i) => {
       if (c.key === undefined && c.keySha256 === undefined) {
         ctx.addIssue({
@@ -253,6 +268,16 @@ export const configSchema = z
           path: ['clients', i, 'name'],
           message: `duplicates clients[${first}].name; give each client its own name`,
         })
+      const digest = keyDigest(c)?.toString('hex')
+      const sameKey = digest === undefined ? undefined : keys.get(digest)
+      if (digest !== undefined && sameKey === undefined) keys.set(digest, i)
+      if (sameKey !== undefined) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['clients', i, c.keySha256 !== undefined ? 'keySha256' : 'key'],
+          message: `is the same key as clients[${sameKey}] (${cfg.clients[sameKey]?.name ?? ''}); give each client its own key`,
+        })
+      }
       c.apps.forEach((appid, j) => {
         if (appid !== '*' && APPID_PATTERN.test(appid) && !seenApps.has(appid)) {
           ctx.addIssue({

@@ -1,26 +1,46 @@
-import { execFile } from 'node:child_process'
+import { execFile, execFileSync, spawn } from 'node:child_process'
 import { createHash } from 'node:crypto'
 import { mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { startSimulator, type Simulator } from '@wxbroker/wechat-sim'
+import { serveBroker } from '@wxbroker/testkit'
 
 const BIN = fileURLToPath(new URL('../../bin/wxbroker.js', import.meta.url))
 
 function run(
   args: string[],
-  env: Record<string, string> = {}
+  env: Record<string, string> = {},
+  timeoutMs = 0
 ): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
     execFile(
       process.execPath,
       [BIN, ...args],
-      { env: { PATH: process.env.PATH ?? '', ...env } },
+      { env: { PATH: process.env.PATH ?? '', ...env }, timeout: timeoutMs },
       (error, stdout, stderr) => {
         resolve({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr })
       }
     )
+  })
+}
+
+/** Runs a command whose reader has gone away before it writes (`... | head -0`). */
+function runWithStdoutClosed(
+  args: string[],
+  env: Record<string, string> = {}
+): Promise<{ code: number | null; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [BIN, ...args], {
+      env: { PATH: process.env.PATH ?? '', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
+    child.stdout.destroy()
+    let stderr = ''
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()))
+    child.on('close', (code) => resolve({ code, stderr }))
   })
 }
 
@@ -103,5 +123,105 @@ describe('wxbroker check-config', () => {
     const r = await run(['frobnicate'])
     expect(r.code).toBe(2)
     expect(r.stderr).toContain('usage: wxbroker <command>')
+  })
+
+  it('an unparsable Redis URL from WXBROKER_STORE_REDIS fails the check, password masked', async () => {
+    const r = await run(['check-config', '--config', good], {
+      WX_SECRET: 's',
+      SVC_KEY: 'svc-key-0000000000000',
+      WXBROKER_STORE_REDIS: 'redis://:PASSWORD-0451@127.0.0.1:99999/0',
+    })
+    expect(r.code).toBe(1)
+    expect(r.stderr).toContain(
+      'store.redis: is not a valid URL: the port must be a number from 1 to 65535 (got "redis://***@127.0.0.1:99999/0")'
+    )
+    expect(r.stdout + r.stderr).not.toContain('PASSWORD-0451')
+  })
+
+  it('a FIFO or a device as secretFile is refused at once, not read (hang, memory)', async () => {
+    const fifo = join(dir, 'secret-fifo')
+    execFileSync('mkfifo', [fifo])
+    const yaml = join(dir, 'fifo.yaml')
+    writeFileSync(
+      yaml,
+      `apps:\n  - {appid: wx0123456789abcdef, secretFile: ${fifo}}\n  - {appid: wx00000000000000aa, secretFile: /dev/zero}\n`
+    )
+    const r = await run(['check-config', '--config', yaml], {}, 15_000)
+    expect(r.stderr).toBe(
+      [
+        `invalid configuration in ${yaml} (2 problems):`,
+        `  apps[0].secretFile: is a FIFO (named pipe), not a regular file (${fifo}); point it at a regular file of at most 4096 bytes holding only the app secret`,
+        '  apps[1].secretFile: is a character device, not a regular file (/dev/zero); point it at a regular file of at most 4096 bytes holding only the app secret',
+        '',
+      ].join('\n')
+    )
+    expect(r.code).toBe(1)
+  })
+
+  it('prints warnings on stderr and still exits 0', async () => {
+    const secretFile = join(dir, 'padded-secret')
+    writeFileSync(secretFile, 'padded-secret-value \n')
+    const yaml = join(dir, 'warn.yaml')
+    writeFileSync(yaml, `apps:\n  - appid: wx0123456789abcdef\n    secretFile: ${secretFile}\n`)
+    const r = await run(['check-config', '--config', yaml])
+    expect(r.code).toBe(0)
+    expect(r.stdout).toContain(`config OK: ${yaml}`)
+    expect(r.stderr).toBe(
+      `warning: apps[0].secretFile: the secret in ${secretFile} has leading or trailing whitespace (kept as is); remove it unless it is part of the secret, or WeChat answers 40125 (invalid appsecret)\n`
+    )
+    expect(r.stdout + r.stderr).not.toContain('padded-secret-value')
+  })
+})
+
+describe('a reader that stops early (`wxbroker ... | head -1`)', () => {
+  it('ends check-config, hash-key and help quietly with their own exit code', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'wxb-cli-'))
+    const good = join(dir, 'good.yaml')
+    writeFileSync(good, 'apps:\n  - appid: wx0123456789abcdef\n    secret: s\n')
+    const results = await Promise.all([
+      runWithStdoutClosed(['check-config', '--config', good]),
+      runWithStdoutClosed(['hash-key']),
+      runWithStdoutClosed(['help']),
+    ])
+    expect(results).toEqual([
+      { code: 0, stderr: '' },
+      { code: 0, stderr: '' },
+      { code: 0, stderr: '' },
+    ])
+  })
+})
+
+describe('wxbroker serve', () => {
+  const APPID = 'wx0000000000000c12'
+  const SECRET = ' serve-warning-secret-5d1e'
+  let sim: Simulator
+  beforeAll(async () => {
+    sim = await startSimulator({ apps: [{ appid: APPID, secret: SECRET }] })
+  })
+  afterAll(async () => {
+    await sim.close()
+  })
+
+  it('logs the config warnings at start, naming the field and never the value', async () => {
+    const yaml = [
+      'listen: { host: 127.0.0.1, port: 0 }',
+      `wechat: { baseUrl: "${sim.url}", timeoutMs: 3000 }`,
+      'apps:',
+      `  - appid: ${APPID}`,
+      '    secret: ${env:APP_SECRET}',
+      '',
+    ].join('\n')
+    const broker = await serveBroker(yaml, { APP_SECRET: SECRET })
+    try {
+      const line = await broker.waitForLine((l) => l.includes('"msg":"config: '))
+      expect(JSON.parse(line)).toMatchObject({
+        level: 40,
+        field: 'apps[0].secret',
+        msg: 'config: the secret has leading or trailing whitespace (kept as is); remove it unless it is part of the secret, or WeChat answers 40125 (invalid appsecret)',
+      })
+      expect(broker.stdout.join('\n') + broker.stderr()).not.toContain(SECRET.trim())
+    } finally {
+      await broker.proc.stop('SIGKILL')
+    }
   })
 })

@@ -6,7 +6,8 @@ import { buildConfig, ConfigError, loadConfig, sha256 } from '../../src/config/l
 
 const APPID = 'wx0123456789abcdef'
 const SECRET = 'S3cr3t-value-never-printed'
-const KEY_HASH = sha256('a-client-key-of-enough-length').toString('hex')
+const KEY = 'a-client-key-of-enough-length'
+const KEY_HASH = sha256(KEY).toString('hex')
 
 const base = () => ({
   apps: [{ appid: APPID, secret: SECRET }],
@@ -20,6 +21,9 @@ function problems(tree: unknown, env: Record<string, string> = {}): string[] {
     expect(e).toBeInstanceOf(ConfigError)
     const err = e as ConfigError
     expect(err.message).not.toContain(SECRET)
+    expect(err.message).not.toContain('hunter2')
+    expect(err.message).not.toContain(KEY)
+    expect(err.message.toLowerCase()).not.toContain(KEY_HASH)
     return err.problems.map((p) => `${p.path}: ${p.message}`)
   }
   throw new Error('expected the config to be rejected')
@@ -73,7 +77,6 @@ describe('config error table: each broken config gives exact messages', () => {
         tree: { ...base(), apps: [{ appid: APPID, secret: '${env:WX_SECRET_NOT_SET}' }] },
         expected: [
           'apps[0].secret: refers to environment variable WX_SECRET_NOT_SET, which is not set; export it or change the value',
-          'apps[0].secret: is empty; set it through ${env:NAME} or use secretFile',
         ],
       },
       {
@@ -126,6 +129,139 @@ describe('config error table: each broken config gives exact messages', () => {
         tree: { ...base(), store: { redis: 'http://:hunter2-password@redis:6379' } },
         expected: [
           'store.redis: must be a redis:// or rediss:// URL, e.g. redis://127.0.0.1:6379/0 (got "http://***@redis:6379")',
+        ],
+      },
+      {
+        name: 'an unset variable in a secretFile path is reported once, not also as unreadable',
+        tree: { ...base(), apps: [{ appid: APPID, secretFile: '${env:SECRETS_DIR_NOT_SET}/wx' }] },
+        expected: [
+          'apps[0].secretFile: refers to environment variable SECRETS_DIR_NOT_SET, which is not set; export it or change the value',
+        ],
+      },
+      {
+        name: 'a Redis URL that ioredis cannot parse: out-of-range port, password masked',
+        tree: { ...base(), store: { redis: 'redis://:hunter2-password@127.0.0.1:99999/0' } },
+        expected: [
+          'store.redis: is not a valid URL: the port must be a number from 1 to 65535 (got "redis://***@127.0.0.1:99999/0")',
+        ],
+      },
+      {
+        name: 'a Redis URL from WXBROKER_STORE_REDIS with a non-numeric port',
+        tree: base(),
+        env: { WXBROKER_STORE_REDIS: 'redis://:hunter2-password@h:abc/0' },
+        expected: [
+          'store.redis: is not a valid URL: the port must be a number from 1 to 65535 (got "redis://***@h:abc/0")',
+        ],
+      },
+      {
+        name: 'Redis URLs that parse but cannot run, each named by its index',
+        tree: {
+          ...base(),
+          store: {
+            redis: [
+              'redis://h:0/0',
+              'redis://h:6379/zero',
+              'redis://h:6379/0?password=hunter2-password',
+              'redis://h:6379/0#x',
+              'redis://bad!host:6379/0',
+              'redis://:100%-sure@h:6379/0',
+              'redis://:pass/word@h:6379/0',
+              'REDISS://h:6379/0',
+            ],
+          },
+        },
+        expected: [
+          'store.redis[0]: has port 0; the port must be a number from 1 to 65535 (got "redis://h:0/0")',
+          'store.redis[1]: has a path that is not a database number; end the URL with /<number>, e.g. redis://127.0.0.1:6379/0 (got "redis://h:6379/zero")',
+          'store.redis[2]: has a query (?...); remove it: the password goes before the host, the database number in the path (/0), and wxbroker sets the connection options itself (got "redis://h:6379/0?***")',
+          'store.redis[3]: has a fragment (#...); remove it, or write # in a password as %23 (got "redis://h:6379/0#x")',
+          'store.redis[4]: has a host that is not an IP address or a host name; e.g. redis://127.0.0.1:6379/0 (got "redis://bad!host:6379/0")',
+          'store.redis[5]: has a % in the user name or password that is not followed by two hex digits; write % as %25 (got "redis://***@h:6379/0")',
+          'store.redis[6]: is not a valid URL: a / ? or # comes before the @; percent-encode them in the user name or password (/ as %2F, ? as %3F, # as %23) (got "redis://***@h:6379/0")',
+          'store.redis[7]: must be a redis:// or rediss:// URL, e.g. redis://127.0.0.1:6379/0 (got "REDISS://h:6379/0")',
+        ],
+      },
+      {
+        name: 'WeChat base URLs: credentials, bad ports, paths, queries, other schemes',
+        tree: {
+          ...base(),
+          wechat: {
+            baseUrl: 'https://user:hunter2-password@api.weixin.qq.com',
+            fallbackBaseUrls: [
+              'https://api2.weixin.qq.com:abc',
+              'https://api2.weixin.qq.com:0',
+              'https://proxy.example/wechat',
+              'https://api2.weixin.qq.com/?x=1',
+              'ftp://api2.weixin.qq.com',
+            ],
+          },
+        },
+        expected: [
+          'wechat.baseUrl: holds a user name or password; remove "user:password@" (WeChat authenticates with the appid and secret) (got "https://***@api.weixin.qq.com")',
+          'wechat.fallbackBaseUrls[0]: is not a valid URL: the port must be a number from 1 to 65535 (got "https://api2.weixin.qq.com:abc")',
+          'wechat.fallbackBaseUrls[1]: has port 0; the port must be a number from 1 to 65535 (got "https://api2.weixin.qq.com:0")',
+          'wechat.fallbackBaseUrls[2]: has a path, query or fragment; give only the scheme, host and port, e.g. https://api.weixin.qq.com (wxbroker adds /cgi-bin/... itself) (got "https://proxy.example/wechat")',
+          'wechat.fallbackBaseUrls[3]: has a path, query or fragment; give only the scheme, host and port, e.g. https://api.weixin.qq.com (wxbroker adds /cgi-bin/... itself) (got "https://api2.weixin.qq.com/?***")',
+          'wechat.fallbackBaseUrls[4]: must be an http:// or https:// URL, e.g. https://api.weixin.qq.com (got "ftp://api2.weixin.qq.com")',
+        ],
+      },
+      {
+        name: 'listen.host that is neither an IP address nor a host name',
+        tree: { ...base(), listen: { host: 'not a host!' } },
+        expected: [
+          'listen.host: must be an IP address (e.g. 127.0.0.1, 0.0.0.0, or :: without brackets) or a host name (letters, digits, hyphens, dots; e.g. localhost) (got "not a host!")',
+        ],
+      },
+      {
+        name: 'listen.host from WXBROKER_LISTEN_HOST that looks like IPv4 but is not',
+        tree: base(),
+        env: { WXBROKER_LISTEN_HOST: '10.0.0.300' },
+        expected: [
+          'listen.host: must be an IP address (e.g. 127.0.0.1, 0.0.0.0, or :: without brackets) or a host name (letters, digits, hyphens, dots; e.g. localhost) (got "10.0.0.300")',
+        ],
+      },
+      {
+        name: 'listen.host: an IPv6 address in brackets',
+        tree: { ...base(), listen: { host: '[::1]' } },
+        expected: [
+          'listen.host: must be an IP address (e.g. 127.0.0.1, 0.0.0.0, or :: without brackets) or a host name (letters, digits, hyphens, dots; e.g. localhost) (got "[::1]")',
+        ],
+      },
+      {
+        name: 'two clients with the same keySha256 (in any letter case)',
+        tree: {
+          ...base(),
+          clients: [
+            { name: 'order-service', keySha256: KEY_HASH, apps: ['*'], scopes: ['token:read'] },
+            { name: 'shop', keySha256: KEY_HASH.toUpperCase(), apps: ['*'], scopes: ['login'] },
+          ],
+        },
+        expected: [
+          'clients[1].keySha256: is the same key as clients[0] (order-service); give each client its own key',
+        ],
+      },
+      {
+        name: "a client's key that is another client's keySha256, and two equal keys",
+        tree: {
+          ...base(),
+          clients: [
+            { name: 'a', keySha256: KEY_HASH, apps: ['*'], scopes: ['token:read'] },
+            { name: 'b', key: KEY, apps: ['*'], scopes: ['token:read'] },
+            { name: 'c', key: 'another-key-of-enough-length', apps: ['*'], scopes: ['login'] },
+            { name: 'd', key: 'another-key-of-enough-length', apps: ['*'], scopes: ['login'] },
+          ],
+        },
+        expected: [
+          'clients[1].key: is the same key as clients[0] (a); give each client its own key',
+          'clients[3].key: is the same key as clients[2] (c); give each client its own key',
+        ],
+      },
+      {
+        name: 'an override for a list entry past the end names the variable once',
+        tree: base(),
+        env: { WXBROKER_APPS_9_SECRET: 'x' },
+        expected: [
+          'WXBROKER_APPS_9_SECRET: apps[9] does not exist: apps has 1 entry and indexes must be contiguous; add it in the file, or use the next index (WXBROKER_APPS_1_SECRET)',
         ],
       },
       {
@@ -255,6 +391,58 @@ describe('config loading', () => {
     expect(config.metrics.keyHash?.toString('hex')).toBe(KEY_HASH)
     expect(config.http.bodyLimitBytes).toBe(16384)
     expect(Object.isFrozen(config)).toBe(true)
+  })
+
+  it('accepts every form of host and URL the runtime can use; base URLs become origins', () => {
+    for (const host of [
+      'localhost',
+      '0.0.0.0',
+      '::',
+      '::1',
+      '10.1.2.3',
+      'redis_cache',
+      'a.example.com.',
+    ]) {
+      expect(buildConfig({ ...base(), listen: { host } }, 'x', {}).listen.host).toBe(host)
+    }
+    const redis = [
+      'redis://127.0.0.1:6379/0',
+      'rediss://:p%40ss%2Fw%23rd@redis-a.redis.svc:6380/15',
+      'redis://user:pw@[::1]:6379',
+      'redis://redis_cache',
+      'redis://h:6379/',
+    ]
+    const config = buildConfig(
+      {
+        ...base(),
+        store: { redis },
+        wechat: {
+          baseUrl: 'https://api.weixin.qq.com/',
+          fallbackBaseUrls: ['HTTP://127.0.0.1:8080', 'https://api2.weixin.qq.com:443'],
+        },
+      },
+      'x',
+      {}
+    )
+    expect(config.store).toEqual({ kind: 'redis', nodes: redis, keyPrefix: 'wxb' })
+    expect(config.wechat.baseUrl).toBe('https://api.weixin.qq.com')
+    expect(config.wechat.fallbackBaseUrls).toEqual([
+      'http://127.0.0.1:8080',
+      'https://api2.weixin.qq.com',
+    ])
+  })
+
+  it('overrides may add list entries at the next index, in numeric order (apps[2] before apps[10])', () => {
+    const env: Record<string, string> = {}
+    for (let i = 1; i <= 10; i++) {
+      env[`WXBROKER_APPS_${i}_APPID`] = `wx${i.toString(16).padStart(16, '0')}`
+      env[`WXBROKER_APPS_${i}_SECRET`] = `secret-${i}`
+    }
+    const config = buildConfig(base(), 'x', env)
+    expect(config.apps.map((a) => a.secret)).toEqual([
+      SECRET,
+      ...Array.from({ length: 10 }, (_, i) => `secret-${i + 1}`),
+    ])
   })
 
   it('no store configured means the in-memory store', () => {

@@ -1,0 +1,18 @@
+import { createHash } from 'node:crypto'
+
+export function sha256(value: string): Buffer {
+  return createHash('sha256').update(value, 'utf8').digest()
+}
+
+/**
+ * The digest a bearer key is known by: `keySha256` as written, or the SHA-256 of `key`. One rule
+ * for the loader (which keeps only digests) and the schema (which refuses two clients with one key).
+ */
+export function keyDigest(entry: {
+  key?: string | undefined
+  keySha256?: string | undefined
+}): Buffer | undefined {
+  if (entry.keySha256 !== undefined) return Buffer.from(entry.keySha256, 'hex')
+  if (entry.key !== undefined) return sha256(entry.key)
+  return undefined
+}
