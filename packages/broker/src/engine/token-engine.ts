@@ -85,6 +85,7 @@ class Engine extends EventEmitter implements TokenEngine {
         tuning,
         instanceId,
         coldStartTimeoutMs: options.coldStartTimeoutMs ?? 10_000,
+        verifySecretOnStart: options.wechat.verifySecretOnStart ?? false,
         emit,
       })
       this.slots.set(app.appid, slot)
@@ -99,6 +100,7 @@ class Engine extends EventEmitter implements TokenEngine {
     if (this.started) return
     this.started = true
     this.store.onAnnounce((slotKey, record) => this.bySlotKey.get(slotKey)?.adopt(record))
+    this.store.onIntent((slotKey, intent) => this.bySlotKey.get(slotKey)?.onIntent(intent))
     this.store.onUpChange((up) => {
       this.emit('store', { up } satisfies EngineEvents['store'])
       if (up) void this.syncAll()
@@ -132,8 +134,13 @@ class Engine extends EventEmitter implements TokenEngine {
     return this.slots.get(appid)?.serve() ?? undefined
   }
 
-  invalidate(appid: string, accessToken: string, errcode?: number): Promise<InvalidateResult> {
-    return this.slot(appid).invalidate(accessToken, errcode)
+  invalidate(
+    appid: string,
+    accessToken: string,
+    errcode?: number,
+    reporter?: string
+  ): Promise<InvalidateResult> {
+    return this.slot(appid).invalidate(accessToken, errcode, reporter)
   }
 
   refresh(appid: string): Promise<ServedToken> {

@@ -1,7 +1,7 @@
 import type { Context } from 'hono'
 import { HTTPException } from 'hono/http-exception'
 import type { ContentfulStatusCode } from 'hono/utils/http-status'
-import { EngineError } from '../engine/types.js'
+import { EngineError, type QuotaLimit } from '../engine/types.js'
 import type { BrokerEnv } from './env.js'
 
 // One error type for the HTTP layer and one renderer: every failure leaves as
@@ -41,6 +41,7 @@ export class ApiError extends Error {
     readonly opts: {
       retryAfterSeconds?: number | undefined
       wechat?: WeChatDetail | undefined
+      limit?: QuotaLimit | undefined
     } = {}
   ) {
     super(message)
@@ -88,6 +89,7 @@ export function fromEngineError(err: EngineError): ApiError {
   return new ApiError(ENGINE_STATUS[err.code], err.code, err.message, {
     retryAfterSeconds: err.retryAfterSeconds,
     wechat: err.wechat,
+    limit: err.limit,
   })
 }
 
@@ -113,6 +115,7 @@ export function errorResponse(c: Context<BrokerEnv>, err: ApiError): Response {
     body.errmsg = err.opts.wechat.errmsg
     body.rid = err.opts.wechat.rid ?? null
   }
+  if (err.opts.limit) body.limit = err.opts.limit
   if (err.opts.retryAfterSeconds !== undefined) {
     c.header('Retry-After', String(Math.max(1, Math.ceil(err.opts.retryAfterSeconds))))
   } else if (err.status === 503) {

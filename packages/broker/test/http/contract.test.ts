@@ -255,8 +255,10 @@ describe('GET /v1/apps and POST /v1/apps/{appid}/token/refresh (admin)', () => {
         'expires_in',
         'generation',
         'last_error',
+        'last_foreign_refresh',
         'last_refresh',
         'quota',
+        'secret',
         'state',
         'token_kind',
       ].sort()
