@@ -67,6 +67,10 @@ export function createMetrics(opts: MetricsOptions): BrokerMetrics {
         appFailing,
         lastErrcode,
         quotaWarnRatio,
+        quotaReserve,
+        reportsUsed,
+        reportsLimit,
+        secretRejected,
       ]
       for (const g of all) g.reset()
       const statuses = engine.status()
@@ -86,6 +90,10 @@ export function createMetrics(opts: MetricsOptions): BrokerMetrics {
           quotaWechatLimit.set(api, s.quota.wechat.limit)
         }
         quotaWarnRatio.set({ appid: s.appid }, warnRatio.get(s.appid) ?? 0.8)
+        quotaReserve.set(api, s.quota.scheduledReserve)
+        reportsUsed.set({ appid: s.appid }, s.quota.reports.used)
+        reportsLimit.set({ appid: s.appid }, s.quota.reports.limit)
+        secretRejected.set({ appid: s.appid }, s.secret === 'rejected' ? 1 : 0)
         appFailing.set(app, s.state === 'failing' ? 1 : 0)
         lastErrcode.set(app, s.lastError?.errcode ?? 0)
       }
@@ -119,8 +127,20 @@ export function createMetrics(opts: MetricsOptions): BrokerMetrics {
   })
   const invalidations = new Counter({
     name: 'wxbroker_invalidations_total',
-    help: 'Reports of failed tokens by outcome (refreshed, stale_report, cooldown)',
+    help: 'Reports of failed tokens by outcome (refreshed, stale_report, cooldown, limited)',
     labelNames: ['appid', 'result'],
+    registers,
+  })
+  const foreignRefreshes = new Counter({
+    name: 'wxbroker_foreign_refresh_total',
+    help: 'Refreshes by someone else that the broker detected (WeChat counted token calls it did not make, or refused the current token)',
+    labelNames: ['appid', 'evidence'],
+    registers,
+  })
+  const reportRefreshes = new Counter({
+    name: 'wxbroker_report_refreshes_total',
+    help: 'Report-driven refreshes by reporting client',
+    labelNames: ['appid', 'client'],
     registers,
   })
   const lockAcquire = new Counter({
@@ -192,6 +212,26 @@ export function createMetrics(opts: MetricsOptions): BrokerMetrics {
     'Daily limit as reported by WeChat, when reconciled',
     ['appid', 'api']
   )
+  const quotaReserve = gauge(
+    'wxbroker_quota_scheduled_reserve',
+    'Calls of the daily quota kept for scheduled refreshes (reports and admin refreshes stop short of them)',
+    ['appid', 'api']
+  )
+  const reportsUsed = gauge(
+    'wxbroker_report_refreshes_used',
+    'Report-driven refreshes today (Asia/Shanghai), all clients',
+    ['appid']
+  )
+  const reportsLimit = gauge(
+    'wxbroker_report_refreshes_limit',
+    'Daily bound on report-driven refreshes of the app',
+    ['appid']
+  )
+  const secretRejected = gauge(
+    'wxbroker_secret_rejected',
+    "1 when WeChat refused this replica's secret (or its IP) at start or at its last refresh",
+    ['appid']
+  )
   const appFailing = gauge('wxbroker_app_failing', '1 while refreshes for the app are failing', [
     'appid',
     'kind',
@@ -234,6 +274,12 @@ export function createMetrics(opts: MetricsOptions): BrokerMetrics {
   }
   const onInvalidation = (e: EngineEvents['invalidation']): void => {
     invalidations.inc({ appid: e.appid, result: e.result })
+    if (e.result === 'refreshed') {
+      reportRefreshes.inc({ appid: e.appid, client: e.client ?? 'unknown' })
+    }
+  }
+  const onForeign = (e: EngineEvents['foreignRefresh']): void => {
+    foreignRefreshes.inc({ appid: e.appid, evidence: e.evidence })
   }
   const onLock = (e: EngineEvents['lockAcquire']): void => {
     lockAcquire.inc({ result: e.result })
@@ -242,6 +288,7 @@ export function createMetrics(opts: MetricsOptions): BrokerMetrics {
   engine.on('wechatRequest', onWechat)
   engine.on('invalidation', onInvalidation)
   engine.on('lockAcquire', onLock)
+  engine.on('foreignRefresh', onForeign)
 
   return {
     httpSeries(route, method, status) {
@@ -262,6 +309,7 @@ export function createMetrics(opts: MetricsOptions): BrokerMetrics {
       engine.off('wechatRequest', onWechat)
       engine.off('invalidation', onInvalidation)
       engine.off('lockAcquire', onLock)
+      engine.off('foreignRefresh', onForeign)
     },
   }
 }

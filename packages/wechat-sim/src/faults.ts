@@ -11,6 +11,8 @@ export interface Fault {
   id: number
   endpoint: string
   latencyMs: number
+  /** The call is handled as usual, then its answer is held this long (real milliseconds). */
+  holdAfterMs: number
   outcome: FaultOutcome | null
   /** Calls left to shape; -1 = until cleared. */
   remaining: number
@@ -53,9 +55,21 @@ export function toFault(input: SimFault, id: number): Fault {
     throw new AdminInputError(
       `fault type ${input.type} needs its field: latency → ms (or latency), errcode → errcode, http_status → status`
     )
-  if (latencyMs === 0 && outcome === null)
-    throw new AdminInputError('a fault needs latency (ms), errcode, status or drop')
-  return { id, endpoint: input.endpoint, latencyMs, outcome, remaining: input.times ?? 1 }
+  const holdAfterMs = input.holdAfterMs ?? 0
+  if (holdAfterMs > 0 && outcome !== null)
+    throw new AdminInputError(
+      'holdAfterMs holds a real answer; it takes no errcode, status or drop'
+    )
+  if (latencyMs === 0 && outcome === null && holdAfterMs === 0)
+    throw new AdminInputError('a fault needs latency (ms), holdAfterMs, errcode, status or drop')
+  return {
+    id,
+    endpoint: input.endpoint,
+    latencyMs,
+    holdAfterMs,
+    outcome,
+    remaining: input.times ?? 1,
+  }
 }
 
 /** Pending faults, applied in the order added; each shapes `times` calls to its endpoint (or `*`). */

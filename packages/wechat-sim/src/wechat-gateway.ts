@@ -63,6 +63,14 @@ export function wechatGateway(state: SimState, signal: AbortSignal): MiddlewareH
     const faulted = fault ? await applyFault(c, fault, signal) : null
     if (faulted) c.res = faulted
     else await next()
+    // WeChat has acted (a token issued, a code spent); the caller has not heard yet.
+    if (fault && fault.holdAfterMs > 0) {
+      try {
+        await sleep(fault.holdAfterMs, undefined, { signal })
+      } catch {
+        c.res = dropConnection(c) // the simulator is closing
+      }
+    }
     const dropped = fault?.outcome?.kind === 'drop' || c.env.incoming.socket.destroyed
     const kind = faultKind(fault)
     state.calls.log({

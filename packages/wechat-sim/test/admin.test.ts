@@ -66,6 +66,24 @@ describe('faults', () => {
     expect((await classicToken(ctx.sim)).body.access_token).toBeDefined()
   })
 
+  it('holdAfterMs: WeChat acts at once (the token is issued), the answer comes later', async () => {
+    const { admin } = ctx.sim
+    await admin.addFault({ endpoint: '/cgi-bin/token', holdAfterMs: 400 })
+    const started = performance.now()
+    const pending = classicToken(ctx.sim)
+    // The token exists at the simulator while the caller still waits for it.
+    await expect
+      .poll(async () => (await admin.tokens(APPID, 'classic')).current, { interval: 20 })
+      .not.toBeNull()
+    expect(performance.now() - started).toBeLessThan(390)
+    const { body } = await pending
+    expect(performance.now() - started).toBeGreaterThanOrEqual(390)
+    expect(body.access_token).toBe((await admin.tokens(APPID, 'classic')).current)
+    await expect(
+      admin.addFault({ endpoint: '/cgi-bin/token', holdAfterMs: 10, errcode: -1 })
+    ).rejects.toThrow(/holdAfterMs holds a real answer/)
+  })
+
   it('http_status answers with that status and a non-JSON body', async () => {
     await ctx.sim.admin.addFault({ endpoint: '/cgi-bin/token', status: 502 })
     const res = await fetch(`${ctx.sim.url}/cgi-bin/token`)

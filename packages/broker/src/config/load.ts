@@ -190,6 +190,10 @@ export function buildConfig(
       dailyQuota: a.dailyQuota,
       quotaWarnRatio: a.quotaWarnRatio,
       invalidateCooldownSeconds: a.invalidateCooldownSeconds,
+      scheduledReserve: a.scheduledReserve ?? Math.floor(a.dailyQuota * 0.1),
+      reportRefreshDailyLimit: a.reportRefreshDailyLimit,
+      clientReportRefreshDailyLimit: a.clientReportRefreshDailyLimit,
+      foreignCheckSeconds: a.foreignCheckSeconds,
     })),
     clients: parsed.clients.map((c): ClientConfig => ({
       name: c.name,

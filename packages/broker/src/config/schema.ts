@@ -73,6 +73,7 @@ const wechat = z
     baseUrl: url('WeChat API base URL').default('https://api.weixin.qq.com'),
     fallbackBaseUrls: z.array(url('a fallback WeChat API base URL')).default([]),
     timeoutMs: int(100, 120_000, 'milliseconds per upstream request').default(5000),
+    verifySecretOnStart: z.boolean({ error: 'must be true or false' }).default(true),
   })
   .strict()
 
@@ -102,6 +103,22 @@ const app = z
       .max(1, { error: 'must be greater than 0 and at most 1, e.g. 0.8' })
       .default(0.8),
     invalidateCooldownSeconds: int(0, 3600, 'seconds between report-driven refreshes').default(30),
+    scheduledReserve: int(
+      0,
+      1_000_000,
+      'daily upstream calls only scheduled refreshes may use; default 10% of dailyQuota'
+    ).optional(),
+    reportRefreshDailyLimit: int(0, 1_000_000, 'report-driven refreshes per day').default(100),
+    clientReportRefreshDailyLimit: int(
+      0,
+      1_000_000,
+      'report-driven refreshes one client may cause per day'
+    ).default(20),
+    foreignCheckSeconds: int(
+      0,
+      3600,
+      'seconds between checks for refreshes by someone else; 0 turns them off'
+    ).default(60),
   })
   .strict()
 
@@ -204,6 +221,7 @@ export const configSchema = z
       baseUrl: 'https://api.weixin.qq.com',
       fallbackBaseUrls: [],
       timeoutMs: 5000,
+      verifySecretOnStart: true,
     }),
     apps: z
       .array(app, { error: 'must be a list of apps (appid, secret or secretFile, ...)' })
@@ -230,6 +248,22 @@ export const configSchema = z
           code: 'custom',
           path: ['apps', i, 'secretFile'],
           message: 'is set together with secret; keep only one of them',
+        })
+      }
+      if (a.scheduledReserve !== undefined && a.scheduledReserve >= a.dailyQuota) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['apps', i, 'scheduledReserve'],
+          message: `must be below dailyQuota (${a.dailyQuota}), or reports and admin refreshes could never refresh`,
+          input: a.scheduledReserve,
+        })
+      }
+      if (a.foreignCheckSeconds > 0 && a.foreignCheckSeconds < 10) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['apps', i, 'foreignCheckSeconds'],
+          message: 'must be 0 (off) or at least 10; each check is one call to WeChat',
+          input: a.foreignCheckSeconds,
         })
       }
       const first = seenApps.get(a.appid)

@@ -4,6 +4,19 @@ import type { AppStatus } from './types.js'
 
 const A = 'wx00000000000000e1'
 const B = 'wx00000000000000e2'
+const NOW = Date.parse('2026-11-30T12:00:00Z')
+
+/** A quota block with the figures a test cares about. */
+const quota = (used: number, limit: number, warn: boolean): AppStatus['quota'] => ({
+  used,
+  limit,
+  warn,
+  exhausted: null,
+  scheduledReserve: 0,
+  reports: { used: 0, limit: 100, clientLimit: 20 },
+  forceRefresh: null,
+  wechat: null,
+})
 
 const app = (appid: string, over: Partial<AppStatus> = {}): AppStatus => ({
   appid,
@@ -17,7 +30,9 @@ const app = (appid: string, over: Partial<AppStatus> = {}): AppStatus => ({
   lastRefresh: null,
   lastError: null,
   nextAttemptAt: null,
-  quota: { used: 10, limit: 2000, warn: false, wechat: null },
+  quota: quota(10, 2000, false),
+  secret: 'ok',
+  lastForeignRefresh: null,
   ...over,
 })
 
@@ -26,7 +41,9 @@ const reasons = (view: Parameters<typeof assessReadiness>[0]) =>
 
 describe('assessReadiness (design §3.7)', () => {
   it('ready and nothing degraded when the store is up and every app has a token', () => {
-    expect(assessReadiness({ started: true, storeUp: true, apps: [app(A), app(B)] })).toEqual({
+    expect(
+      assessReadiness({ started: true, storeUp: true, now: NOW, apps: [app(A), app(B)] })
+    ).toEqual({
       ready: true,
       storeUp: true,
       reasons: [],
@@ -35,7 +52,7 @@ describe('assessReadiness (design §3.7)', () => {
   })
 
   it('a store outage degrades but keeps the replica ready while every app has a token', () => {
-    expect(assessReadiness({ started: true, storeUp: false, apps: [app(A)] })).toEqual({
+    expect(assessReadiness({ started: true, storeUp: false, now: NOW, apps: [app(A)] })).toEqual({
       ready: true,
       storeUp: false,
       reasons: [],
@@ -49,6 +66,7 @@ describe('assessReadiness (design §3.7)', () => {
     const r = assessReadiness({
       started: true,
       storeUp: false,
+      now: NOW,
       apps: [app(A, { expiresIn: null }), app(B, { expiresIn: null, state: 'cold' })],
     })
     expect(r.ready).toBe(false)
@@ -61,7 +79,7 @@ describe('assessReadiness (design §3.7)', () => {
   })
 
   it('not ready before the engine has started', () => {
-    const r = assessReadiness({ started: false, storeUp: true, apps: [] })
+    const r = assessReadiness({ started: false, storeUp: true, now: NOW, apps: [] })
     expect(r).toMatchObject({ ready: false, reasons: ['engine not started'] })
     expect(r.degradations.map((d) => d.reason)).toEqual(['not_started'])
   })
@@ -70,13 +88,14 @@ describe('assessReadiness (design §3.7)', () => {
     const r = assessReadiness({
       started: true,
       storeUp: true,
+      now: NOW,
       apps: [
         app(A, {
           state: 'failing',
           lastError: { errcode: 40164, errmsg: 'invalid ip', at: 0 },
-          quota: { used: 1700, limit: 2000, warn: true, wechat: null },
+          quota: quota(1700, 2000, true),
         }),
-        app(B, { quota: { used: 2000, limit: 2000, warn: true, wechat: null } }),
+        app(B, { quota: quota(2000, 2000, true) }),
       ],
     })
     expect(r.ready).toBe(true)
@@ -100,9 +119,39 @@ describe('assessReadiness (design §3.7)', () => {
     ])
   })
 
+  it('a rejected secret and a recent foreign refresh degrade without making it unready', () => {
+    const r = assessReadiness({
+      started: true,
+      storeUp: true,
+      now: NOW,
+      apps: [
+        app(A, { secret: 'rejected', lastError: { errcode: 40125, errmsg: 'x', at: NOW } }),
+        app(B, { lastForeignRefresh: { at: NOW - 60_000, evidence: 'count_drift' } }),
+      ],
+    })
+    expect(r.ready).toBe(true)
+    expect(r.degradations.map((d) => d.reason)).toEqual([
+      `secret_rejected:${A}`,
+      `foreign_refresh:${B}`,
+    ])
+    // Ten minutes on, the foreign refresh is history (it stays in /v1/apps).
+    const later = assessReadiness({
+      started: true,
+      storeUp: true,
+      now: NOW + 11 * 60_000,
+      apps: [app(B, { lastForeignRefresh: { at: NOW - 60_000, evidence: 'count_drift' } })],
+    })
+    expect(later.degradations).toEqual([])
+  })
+
   it("WeChat's own daily limit (45009) counts as an exhausted quota", () => {
     expect(
-      reasons({ started: true, storeUp: true, apps: [app(A, { state: 'quota_exhausted' })] })
+      reasons({
+        started: true,
+        storeUp: true,
+        now: NOW,
+        apps: [app(A, { state: 'quota_exhausted' })],
+      })
     ).toEqual([`quota_exhausted:${A}`])
   })
 
@@ -110,6 +159,7 @@ describe('assessReadiness (design §3.7)', () => {
     const r = assessReadiness({
       started: true,
       storeUp: true,
+      now: NOW,
       apps: [app(A, { state: 'failing', lastError: { errcode: -1, errmsg: 'secret?', at: 0 } })],
     })
     expect(JSON.stringify(r)).not.toContain('secret?')

@@ -11,9 +11,14 @@ export interface ReplicaView {
   started: boolean
   storeUp: boolean
   apps: readonly AppStatus[]
+  /** The engine's clock: "just detected" is measured against it. */
+  now: number
 }
 
-type Check<T> = (subject: T) => Degradation | null
+type Check<T> = (subject: T, now: number) => Degradation | null
+
+/** How long a detected refresh by someone else stays on the list. */
+export const FOREIGN_REFRESH_SHOWN_MS = 10 * 60_000
 
 const REPLICA_CHECKS: readonly Check<ReplicaView>[] = [
   (v) => (v.started ? null : replica('not_started', 'engine not started', true)),
@@ -41,6 +46,22 @@ const APP_CHECKS: readonly Check<AppStatus>[] = [
     }
     return null
   },
+  (s) =>
+    s.secret !== 'rejected'
+      ? null
+      : app(
+          s,
+          'secret_rejected',
+          `WeChat refuses this replica's token requests${s.lastError ? ` (errcode ${s.lastError.errcode})` : ''}; it serves the shared token but cannot refresh it`
+        ),
+  (s, now) =>
+    s.lastForeignRefresh === null || now - s.lastForeignRefresh.at > FOREIGN_REFRESH_SHOWN_MS
+      ? null
+      : app(
+          s,
+          'foreign_refresh',
+          `someone else refreshed the token (${s.lastForeignRefresh.evidence}); the broker replaced it`
+        ),
 ]
 
 /** No more upstream token calls today: by the broker's count, or WeChat said so (45009). */
@@ -53,8 +74,8 @@ export function assessReadiness(view: ReplicaView): Readiness {
   const add = (d: Degradation | null): void => {
     if (d) degradations.push(d)
   }
-  for (const check of REPLICA_CHECKS) add(check(view))
-  for (const s of view.apps) for (const check of APP_CHECKS) add(check(s))
+  for (const check of REPLICA_CHECKS) add(check(view, view.now))
+  for (const s of view.apps) for (const check of APP_CHECKS) add(check(s, view.now))
   const reasons = degradations.filter((d) => d.blocking).map((d) => d.message)
   return { ready: reasons.length === 0, storeUp: view.storeUp, reasons, degradations }
 }

@@ -10,6 +10,7 @@ import { TokenSlot } from './token-slot.js'
 import {
   EngineError,
   type AppStatus,
+  type Clock,
   type Code2SessionResult,
   type EngineEventName,
   type EngineEvents,
@@ -55,6 +56,7 @@ class Engine extends EventEmitter implements TokenEngine {
   private readonly wechat: WeChatApi
   private readonly secrets = new Map<string, string>()
   private readonly logger: Logger
+  private readonly clock: Clock
   private readonly syncIntervalMs: number
   private syncTimer: NodeJS.Timeout | undefined
   private started = false
@@ -63,6 +65,7 @@ class Engine extends EventEmitter implements TokenEngine {
   constructor(options: EngineOptions) {
     super()
     const clock = options.clock ?? systemClock
+    this.clock = clock
     const tuning: EngineTuning = { ...DEFAULT_TUNING, ...options.tuning }
     const logger = options.logger ?? silentLogger
     const instanceId =
@@ -87,6 +90,7 @@ class Engine extends EventEmitter implements TokenEngine {
         tuning,
         instanceId,
         coldStartTimeoutMs: options.coldStartTimeoutMs ?? 10_000,
+        verifySecretOnStart: options.wechat.verifySecretOnStart ?? false,
         emit,
       })
       this.slots.set(app.appid, slot)
@@ -101,6 +105,7 @@ class Engine extends EventEmitter implements TokenEngine {
     if (this.started) return
     this.started = true
     this.store.onAnnounce((slotKey, record) => this.bySlotKey.get(slotKey)?.adopt(record))
+    this.store.onIntent((slotKey, intent) => this.bySlotKey.get(slotKey)?.onIntent(intent))
     this.store.onUpChange((up) => {
       this.emit('store', { up } satisfies EngineEvents['store'])
       if (up) void this.syncAll()
@@ -138,8 +143,13 @@ class Engine extends EventEmitter implements TokenEngine {
     return this.slots.get(appid)?.serve() ?? undefined
   }
 
-  invalidate(appid: string, accessToken: string, errcode?: number): Promise<InvalidateResult> {
-    return this.slot(appid).invalidate(accessToken, errcode)
+  invalidate(
+    appid: string,
+    accessToken: string,
+    errcode?: number,
+    reporter?: string
+  ): Promise<InvalidateResult> {
+    return this.slot(appid).invalidate(accessToken, errcode, reporter)
   }
 
   refresh(appid: string): Promise<ServedToken> {
@@ -175,6 +185,7 @@ class Engine extends EventEmitter implements TokenEngine {
       started: this.started,
       storeUp: this.store.isUp(),
       apps: this.status(),
+      now: this.clock.now(),
     })
   }
 

@@ -16,6 +16,10 @@ describe('status', () => {
       quotaWarnRatio: 0.8,
       invalidateCooldownSeconds: 30,
       refreshLeadSeconds: 600,
+      scheduledReserve: 200,
+      reportRefreshDailyLimit: 100,
+      clientReportRefreshDailyLimit: 20,
+      foreignCheckSeconds: 0,
     }
     const engine = createEngine({
       apps: [

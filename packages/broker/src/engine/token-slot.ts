@@ -1,5 +1,10 @@
-import { nextShanghaiMidnight, shanghaiDay } from './clock.js'
-import { QuotaExhaustedError, QuotaGuard } from './quota-guard.js'
+import { DailyCounter } from './daily-counter.js'
+import { checkForeignRefresh, type ForeignCheckDeps } from './foreign-check.js'
+import { QuotaExhaustedError, QuotaGuard, type QuotaPurpose } from './quota-guard.js'
+import { openIntent, recordIntent, withdrawIntent, type RefreshIntent } from './refresh-intent.js'
+import { ReportBudget } from './report-budget.js'
+import { publishHealth, readHealth, type SlotHealth } from './slot-health.js'
+import { storeKeys } from './store/keys.js'
 import { StoreUnavailableError, type Lease, type Store, type TokenRecord } from './store/types.js'
 import {
   EngineError,
@@ -11,14 +16,21 @@ import {
   type EngineTuning,
   type InvalidateResult,
   type Logger,
+  type QuotaLimit,
   type RefreshReason,
   type RefreshResult,
+  type SecretCheck,
   type ServedToken,
   type TokenKind,
   type WeChatErrorInfo,
 } from './types.js'
 import type { TokenAnswer, WeChatApi } from './wechat-api.js'
-import { WeChatError, WeChatTransportError, failureBackoffMs } from './wechat-errors.js'
+import {
+  WeChatError,
+  WeChatTransportError,
+  failureBackoffMs,
+  refusesThisReplica,
+} from './wechat-errors.js'
 
 export interface SlotDeps {
   app: AppConfig
@@ -29,6 +41,7 @@ export interface SlotDeps {
   tuning: EngineTuning
   instanceId: string
   coldStartTimeoutMs: number
+  verifySecretOnStart: boolean
   emit: <K extends keyof EngineEvents>(event: K, payload: EngineEvents[K]) => void
 }
 
@@ -37,11 +50,19 @@ type Outcome =
   | { type: 'current' }
   | { type: 'contended' }
   | { type: 'cooldown'; retryAfterMs: number }
+  | { type: 'limited'; limit: QuotaLimit; retryAfterMs: number }
 
 interface RefreshRequest {
   reason: RefreshReason
-  /** For reports: refresh only while this token is current. */
+  /** For reports and foreign refreshes: refresh only while this token is current. */
   expectToken?: string
+  /** The client that reported, for its daily bound. */
+  reporter?: string | undefined
+}
+
+/** Refreshes someone asked for (a report, an admin): guarded, and they never make an app failing. */
+function onDemand(reason: RefreshReason): boolean {
+  return reason === 'invalidated' || reason === 'admin'
 }
 
 const MIN_SERVE_MS = 1000
@@ -49,41 +70,71 @@ const POLL_MS = 200
 
 /**
  * One appid and token kind: its current token, its refresh schedule, and the rules for replacing
- * it (one refresher under the lock, fenced writes, compare-and-refresh, quota and back-off).
+ * it (one refresher under the lock, fenced writes, compare-and-refresh, quota and back-off,
+ * recovery after refreshes nobody recorded).
  */
 export class TokenSlot {
   readonly slot: string
   readonly kind: TokenKind
   readonly quota: QuotaGuard
+  private readonly reports: ReportBudget
+  /** Stable force_refresh calls today. */
+  private readonly forced: DailyCounter
   private record: TokenRecord | null = null
   private jitterMs = 0
   private timer: unknown = undefined
+  private foreignTimer: unknown = undefined
   private inflight: Promise<Outcome> | null = null
   private cold: Promise<ServedToken> | null = null
-  private readonly reports = new Map<string, Promise<InvalidateResult>>()
+  private readonly pendingReports = new Map<string, Promise<InvalidateResult>>()
   private readonly waiters = new Set<() => void>()
   private state: AppState = 'cold'
+  private exhaustedBy: AppStatus['quota']['exhausted'] = null
   private failures = 0
+  /** This replica's own back-off: no attempt before it. */
+  private retryAt: number | null = null
   private lastRefresh: AppStatus['lastRefresh'] = null
   private lastError: AppStatus['lastError'] = null
   private nextAttemptAt: number | null = null
+  /** When the newest outcome this replica knows of happened (its own or another's). */
+  private healthAt = 0
+  /**
+   * The latest instant WeChat may still accept the current record, when something retired it
+   * early: a refresh nobody recorded, or one by someone else. Cleared by a newer record.
+   */
+  private retiresBy: number | null = null
+  /** Like retiresBy, from a refresh intent (its own, so that a withdrawn intent lifts it). */
+  private intentCap: number | null = null
   private wechatQuota: AppStatus['quota']['wechat'] = null
+  private secret: SecretCheck = 'unchecked'
+  private lastForeign: AppStatus['lastForeignRefresh'] = null
   private stopped = false
+  /** The intent the refresh in flight recorded (see refresh-intent.ts), or null. */
+  private intent: RefreshIntent | null = null
 
   constructor(private readonly deps: SlotDeps) {
-    const { app } = deps
+    const { app, store, clock } = deps
     this.kind = app.tokenKind
     this.slot = `${app.appid}:${app.tokenKind}`
     const api = app.tokenKind === 'stable' ? '/cgi-bin/stable_token' : '/cgi-bin/token'
     this.quota = new QuotaGuard(
-      deps.store,
-      deps.clock,
+      store,
+      clock,
       app.appid,
       api,
       app.dailyQuota,
       app.quotaWarnRatio,
+      app.scheduledReserve,
       (e) => deps.emit('quota', e)
     )
+    this.reports = new ReportBudget(
+      store,
+      clock,
+      app.appid,
+      app.reportRefreshDailyLimit,
+      app.clientReportRefreshDailyLimit
+    )
+    this.forced = new DailyCounter(store, clock, (at) => storeKeys.forceCount(app.appid, at))
   }
 
   get appid(): string {
@@ -92,13 +143,21 @@ export class TokenSlot {
 
   /** Starts the background work: the first token is fetched without waiting for a reader. */
   start(): void {
-    this.obtain().catch(() => undefined)
+    // A replica that fetched the token itself has its secret proven; one that took the token from
+    // the store asks WeChat (see verifySecret).
+    void this.obtain()
+      .catch(() => undefined)
+      .then(() => {
+        if (this.deps.verifySecretOnStart && this.secret === 'unchecked') void this.verifySecret()
+      })
+    this.scheduleForeignCheck()
   }
 
   /** Stops scheduling; resolves once a refresh in flight has finished (its write lands). */
   async stop(): Promise<void> {
     this.stopped = true
     this.deps.clock.clearTimeout(this.timer)
+    this.deps.clock.clearTimeout(this.foreignTimer)
     for (const wake of this.waiters) wake()
     await this.inflight?.catch(() => undefined)
   }
@@ -111,17 +170,38 @@ export class TokenSlot {
     this.jitterMs = Math.random() * Math.min(this.deps.tuning.maxJitterSeconds * 1000, lead)
     if (this.state === 'cold' || this.state === 'failing') this.state = 'ok'
     this.failures = 0
+    this.retryAt = null
     this.nextAttemptAt = null
+    this.retiresBy = null
+    this.intentCap = null
     this.schedule()
     for (const wake of this.waiters) wake()
     return true
+  }
+
+  /**
+   * Another replica (or this one) is about to ask WeChat for a token that retires ours `overlap`
+   * from now: serve ours no longer than that. The refresher replaces it; if it dies, whoever holds
+   * the lock next does (see runRefresh).
+   */
+  onIntent(intent: RefreshIntent): void {
+    if (!this.record || intent.generation !== this.record.generation) return
+    if (intent.withdrawn) {
+      if (this.intentCap === intent.at + this.overlapMs()) this.intentCap = null
+    } else {
+      this.intentCap = Math.min(this.intentCap ?? Infinity, intent.at + this.overlapMs())
+    }
   }
 
   /** The current token with its safe remaining use, or null when there is none worth serving. */
   serve(): ServedToken | null {
     const record = this.record
     if (!record) return null
-    const safeUntil = this.safeUntil(record)
+    const safeUntil = Math.min(
+      this.safeUntil(record),
+      this.retiresBy ?? Infinity,
+      this.intentCap ?? Infinity
+    )
     const remaining = safeUntil - this.deps.clock.now()
     if (remaining < MIN_SERVE_MS) return null
     return {
@@ -139,11 +219,13 @@ export class TokenSlot {
   }
 
   /** Compare-and-refresh; concurrent reports of one token share one answer. */
-  invalidate(token: string, errcode?: number): Promise<InvalidateResult> {
-    const pending = this.reports.get(token)
+  invalidate(token: string, errcode?: number, reporter?: string): Promise<InvalidateResult> {
+    const pending = this.pendingReports.get(token)
     if (pending) return pending
-    const report = this.handleReport(token, errcode).finally(() => this.reports.delete(token))
-    this.reports.set(token, report)
+    const report = this.handleReport(token, errcode, reporter).finally(() =>
+      this.pendingReports.delete(token)
+    )
+    this.pendingReports.set(token, report)
     return report
   }
 
@@ -157,11 +239,10 @@ export class TokenSlot {
         throw new EngineError(
           'cooldown',
           `a refresh of ${this.appid} happened less than the cooldown ago`,
-          {
-            retryAfterSeconds: Math.ceil(outcome.retryAfterMs / 1000),
-          }
+          { retryAfterSeconds: Math.ceil(outcome.retryAfterMs / 1000) }
         )
       }
+      if (outcome.type === 'limited') throw this.limitError(outcome.limit, outcome.retryAfterMs)
       const served = this.serve()
       if (served && served.generation > before) return served
       if (performance.now() >= deadline) throw this.unavailable()
@@ -169,17 +250,36 @@ export class TokenSlot {
     }
   }
 
-  /** Catches up with the store: a missed announcement, a store that lost its data, today's quota. */
+  /**
+   * Catches up with the store: a missed announcement, a store that lost its data, today's
+   * counters, another replica's refresh outcome, and a refresh that may have issued a token no
+   * replica recorded.
+   */
   async sync(): Promise<void> {
-    if (!this.deps.store.isUp()) return
-    const stored = await this.deps.store.readToken(this.slot)
+    const { store } = this.deps
+    if (!store.isUp()) return
+    const stored = await store.readToken(this.slot)
     this.adopt(stored)
     if (this.record && (!stored || stored.generation < this.record.generation) && this.serve()) {
-      await this.deps.store.seedToken(this.slot, this.record)
+      await store.seedToken(this.slot, this.record)
     }
     await this.quota.sync()
-    const figure = await this.deps.store.getValue(this.wechatQuotaKey())
+    await this.reports.sync()
+    if (this.kind === 'stable') await this.forced.read()
+    const figure = await store.getValue(storeKeys.wechatQuota(this.appid, this.quota.api))
     if (figure) this.wechatQuota = JSON.parse(figure) as AppStatus['quota']['wechat']
+    const health = await readHealth(store, this.slot)
+    if (health) this.adoptHealth(health)
+    if (this.record && this.inflight === null) {
+      const intent = await openIntent(store, this.slot, this.record.generation)
+      if (intent) {
+        this.onIntent(intent)
+        // A refresher holds the lock while it works: once the lock could have lapsed, try to take
+        // over (under the lock, runRefresh finds the intent and recovers).
+        const now = this.deps.clock.now()
+        if (now - intent.at > this.deps.tuning.lockTtlMs) this.schedule(now)
+      }
+    }
   }
 
   status(): AppStatus {
@@ -200,8 +300,21 @@ export class TokenSlot {
         used: this.quota.used(),
         limit: this.quota.limit,
         warn: this.quota.warn(),
+        exhausted: this.state === 'quota_exhausted' ? this.exhaustedBy : null,
+        scheduledReserve: this.quota.scheduledReserve,
+        reports: {
+          used: this.reports.used(),
+          limit: this.reports.appLimit,
+          clientLimit: this.reports.clientLimit,
+        },
+        forceRefresh:
+          this.kind === 'stable'
+            ? { used: this.forced.cached(), limit: this.deps.tuning.forceRefreshDailyLimit }
+            : null,
         wechat: this.wechatQuota,
       },
+      secret: this.secret,
+      lastForeignRefresh: this.lastForeign,
     }
   }
 
@@ -244,27 +357,45 @@ export class TokenSlot {
     return Math.min(record.wechatExpiresAt, this.plannedRefreshAt(record) + this.overlapMs())
   }
 
+  /** Whether the record must be replaced now: gone, due, or retired early by someone. */
+  private refreshDue(): boolean {
+    const record = this.record
+    if (!record || !this.serve()) return true
+    return this.retiresBy !== null || this.deps.clock.now() >= this.plannedRefreshAt(record)
+  }
+
+  /** WeChat may retire the current record at `at`: serve it no longer than that and replace it now. */
+  private noteRetirement(at: number): void {
+    if (this.retiresBy !== null && this.retiresBy <= at) return
+    this.retiresBy = at
+    this.schedule()
+  }
+
   private schedule(at?: number): void {
     if (this.stopped) return
     this.deps.clock.clearTimeout(this.timer)
     const now = this.deps.clock.now()
-    const due =
-      at ??
-      this.nextAttemptAt ??
-      (this.record ? this.plannedRefreshAt(this.record) + this.jitterMs : now)
+    const planned = this.record
+      ? this.retiresBy !== null
+        ? now
+        : this.plannedRefreshAt(this.record) + this.jitterMs
+      : now
+    const due = at ?? (this.retryAt !== null && this.retryAt > now ? this.retryAt : planned)
     this.timer = this.deps.clock.setTimeout(() => this.onTimer(), Math.max(0, due - now))
   }
 
   private onTimer(): void {
     if (this.stopped) return
+    this.retryAt = null
     const reason: RefreshReason = this.serve() ? 'scheduled' : 'cold_start'
-    const generation = this.record?.generation
     this.refresh({ reason })
-      .then(() => {
-        // Nothing new (another replica holds the lock, or WeChat handed back the same stable
-        // token): look again soon. A new record has rescheduled already.
-        if (this.record?.generation === generation)
+      .then((outcome) => {
+        if (outcome.type === 'refreshed') return // adopting the record rescheduled
+        // Another replica holds the lock, or WeChat handed back the same stable token: look again
+        // soon while the refresh is due; otherwise wait for the planned time.
+        if (outcome.type === 'contended' || this.refreshDue())
           this.schedule(this.deps.clock.now() + this.retryDelayMs())
+        else this.schedule()
       })
       .catch(() => undefined) // recorded in refresh(); the failure back-off has rescheduled
   }
@@ -283,15 +414,17 @@ export class TokenSlot {
     return this.inflight
   }
 
-  private async runRefresh(request: RefreshRequest): Promise<Outcome> {
+  private async runRefresh(asked: RefreshRequest): Promise<Outcome> {
     const { store, emit } = this.deps
     const started = performance.now()
+    this.intent = null
+    let request = asked
     let lease: Lease | null
     try {
       lease = await store.acquire(this.slot, this.deps.tuning.lockTtlMs)
     } catch (error) {
       emit('lockAcquire', { result: 'error' })
-      throw this.failed(request.reason, error, started)
+      throw this.failed(request, error, started)
     }
     if (!lease) {
       emit('lockAcquire', { result: 'contended' })
@@ -302,15 +435,28 @@ export class TokenSlot {
     try {
       // Double-check under the lock: another replica may have refreshed already.
       this.adopt(await store.readToken(this.slot))
-      if (!this.needsRefresh(request)) return { type: 'current' }
-      if (request.reason === 'invalidated' || request.reason === 'admin') {
-        const retryAfterMs = await this.cooldownLeft()
-        if (retryAfterMs > 0) return { type: 'cooldown', retryAfterMs }
+      // A refresh that asked WeChat for a token and never wrote one (its replica crashed, or its
+      // call timed out) may have made WeChat issue a token nobody knows: the one we hold then dies
+      // `overlap` after it. Holding the lock, we know that refresh is over: replace ours now.
+      const orphan = this.record ? await openIntent(store, this.slot, this.record.generation) : null
+      if (orphan) {
+        this.noteRetirement(orphan.at + this.overlapMs())
+        request = { reason: 'recovery' }
+        this.deps.logger.warn(
+          { appid: this.appid, kind: this.kind, since: new Date(orphan.at).toISOString() },
+          'a refresh may have left a token no replica recorded; replacing the current one'
+        )
+      } else if (!this.needsRefresh(request)) {
+        return { type: 'current' }
+      }
+      if (onDemand(request.reason)) {
+        const refused = await this.onDemandGuards(request)
+        if (refused) return refused
       }
       // WeChat starts the token's life when it handles the request, somewhere between sending it
       // and receiving the answer: counting from the send never overestimates the life left.
       const requestedAt = this.deps.clock.now()
-      const answer = await this.fetchToken(request)
+      const answer = await this.fetchToken(request, requestedAt)
       if (answer.accessToken === this.record?.token) return { type: 'current' }
       const now = this.deps.clock.now()
       const record: TokenRecord = {
@@ -333,7 +479,10 @@ export class TokenSlot {
       }
       this.adopt(record)
       this.state = 'ok'
+      this.exhaustedBy = null
+      this.secret = 'ok'
       this.lastRefresh = { at: now, reason: request.reason }
+      this.publish(now)
       this.emitRefresh(request.reason, 'success', started, record.generation)
       this.deps.logger.info(
         {
@@ -347,7 +496,7 @@ export class TokenSlot {
       this.reconcileQuota(record.token)
       return { type: 'refreshed', record }
     } catch (error) {
-      throw this.failed(request.reason, error, started)
+      throw this.failed(request, error, started)
     } finally {
       keeper.stop()
       await lease.release()
@@ -361,40 +510,73 @@ export class TokenSlot {
       case 'cold_start':
         return false
       case 'scheduled':
-        return this.deps.clock.now() >= this.plannedRefreshAt(record)
+      case 'recovery':
+        return this.refreshDue()
       case 'invalidated':
+      case 'foreign':
         return record.token === request.expectToken
       case 'admin':
         return true
     }
   }
 
-  private async fetchToken(request: RefreshRequest): Promise<TokenAnswer> {
+  /** Reports and admin refreshes: the cooldown, then the daily bounds on report-driven refreshes. */
+  private async onDemandGuards(request: RefreshRequest): Promise<Outcome | null> {
+    const retryAfterMs = await this.cooldownLeft()
+    if (retryAfterMs > 0) return { type: 'cooldown', retryAfterMs }
+    if (request.reason !== 'invalidated') return null
+    const limit = await this.reports.exceeded(request.reporter)
+    if (limit) {
+      this.deps.logger.warn(
+        { appid: this.appid, kind: this.kind, limit, client: request.reporter ?? null },
+        'report-driven refreshes reached their daily bound; serving the current token'
+      )
+      return {
+        type: 'limited',
+        limit,
+        retryAfterMs: this.reports.resetAt() - this.deps.clock.now(),
+      }
+    }
+    await this.reports.spend(request.reporter)
+    return null
+  }
+
+  private async fetchToken(request: RefreshRequest, requestedAt: number): Promise<TokenAnswer> {
     const { wechat, app } = this.deps
-    const reserve = (): Promise<void> => this.quota.reserve()
-    if (this.kind === 'classic') return wechat.classicToken(app.appid, app.secret, reserve)
-    if (request.reason === 'admin') return this.forceStable(reserve)
+    // Reports and admin refreshes stop short of the quota share kept for scheduled refreshes.
+    const purpose: QuotaPurpose = onDemand(request.reason) ? 'on_demand' : 'scheduled'
+    const reserve = (): Promise<void> => this.quota.reserve(purpose)
+    // A call that retires the current token is noted first, once the quota allows it.
+    const reserveRetiring = async (): Promise<void> => {
+      await reserve()
+      if (!this.intent) await this.recordIntent(requestedAt)
+    }
+    if (this.kind === 'classic') return wechat.classicToken(app.appid, app.secret, reserveRetiring)
+    if (request.reason === 'admin') return this.forceStable(reserveRetiring)
     const answer = await wechat.stableToken(app.appid, app.secret, false, reserve)
     // Normal mode is idempotent: if WeChat hands back the very token that failed, only a force helps.
-    if (request.reason === 'invalidated' && answer.accessToken === request.expectToken)
-      return this.forceStable(reserve)
+    if (
+      (request.reason === 'invalidated' || request.reason === 'foreign') &&
+      answer.accessToken === request.expectToken
+    )
+      return this.forceStable(reserveRetiring)
     return answer
+  }
+
+  /** Before a call that makes WeChat retire the current token: see refresh-intent.ts. */
+  private async recordIntent(at: number): Promise<void> {
+    const intent = { at, generation: this.record?.generation ?? 0, by: this.deps.instanceId }
+    this.intent = intent
+    await recordIntent(this.deps.store, this.slot, intent)
   }
 
   /** force_refresh, within WeChat's limits: a few a day, some seconds apart. */
   private async forceStable(reserve: () => Promise<void>): Promise<TokenAnswer> {
     const { store, clock, tuning, app } = this.deps
     const now = clock.now()
-    const countKey = `force:${app.appid}:${shanghaiDay(now)}`
-    const lastKey = `force-last:${app.appid}`
-    if ((await store.getNumber(countKey)) >= tuning.forceRefreshDailyLimit) {
-      throw new EngineError(
-        'quota_exhausted',
-        `stable-token force_refresh limit for ${app.appid} is used up today`,
-        {
-          retryAfterSeconds: Math.ceil((nextShanghaiMidnight(now) - now) / 1000),
-        }
-      )
+    const lastKey = storeKeys.forceLast(app.appid)
+    if ((await this.forced.read()) >= tuning.forceRefreshDailyLimit) {
+      throw this.limitError('force_refresh_daily', this.forced.resetAt() - now)
     }
     const last = Number((await store.getValue(lastKey)) ?? 0)
     const spacingMs = tuning.forceRefreshMinIntervalSeconds * 1000
@@ -407,14 +589,47 @@ export class TokenSlot {
         }
       )
     }
-    await store.incr(countKey, 2 * 86_400_000)
+    await this.forced.increment()
     await store.setValue(lastKey, String(now), spacingMs)
-    return this.deps.wechat.stableToken(app.appid, app.secret, true, reserve)
+    try {
+      return await this.deps.wechat.stableToken(app.appid, app.secret, true, reserve)
+    } catch (error) {
+      // WeChat's own force_refresh limit (20 a day). Its count includes force calls this broker
+      // did not make or has forgotten (a store that restarted empty): take WeChat's word for
+      // today. Only forcing stops; normal-mode refreshes keep their schedule.
+      if (error instanceof WeChatError && error.errcode === 45009) {
+        if (this.intent) await withdrawIntent(store, this.slot, this.intent)
+        await this.forced.raiseTo(tuning.forceRefreshDailyLimit)
+        throw this.limitError('force_refresh_daily', this.forced.resetAt() - now, error.info)
+      }
+      throw error
+    }
+  }
+
+  /** The 429 of a guard that holds until a limit resets. */
+  private limitError(
+    limit: QuotaLimit,
+    retryAfterMs: number,
+    wechat?: WeChatErrorInfo
+  ): EngineError {
+    const what: Record<QuotaLimit, string> = {
+      daily_quota: `the daily token quota of ${this.appid} is used up`,
+      wechat_daily_quota: `WeChat says the daily token quota of ${this.appid} is used up`,
+      scheduled_reserve: `the share of ${this.appid}'s daily token quota open to reports and admin refreshes is used up; the rest is kept for scheduled refreshes`,
+      force_refresh_daily: `the stable-token force_refresh limit of ${this.appid} is used up today; normal refreshes continue`,
+      report_daily: `report-driven refreshes of ${this.appid} reached their daily bound`,
+      client_report_daily: `this client's report-driven refreshes of ${this.appid} reached their daily bound`,
+    }
+    return new EngineError('quota_exhausted', what[limit], {
+      retryAfterSeconds: Math.max(1, Math.ceil(retryAfterMs / 1000)),
+      limit,
+      ...(wechat ? { wechat } : {}),
+    })
   }
 
   private async cooldownLeft(): Promise<number> {
     const { store, clock } = this.deps
-    const key = `cooldown:${this.slot}`
+    const key = storeKeys.cooldown(this.slot)
     const cooldownMs = this.deps.app.invalidateCooldownSeconds * 1000
     const last = Number((await store.getValue(key)) ?? 0)
     const now = clock.now()
@@ -442,11 +657,16 @@ export class TokenSlot {
   }
 
   /** Records a failed refresh, sets the back-off, and returns the error readers should see. */
-  private failed(reason: RefreshReason, error: unknown, started: number): EngineError {
+  private failed(request: RefreshRequest, error: unknown, started: number): EngineError {
+    const { reason } = request
     const now = this.deps.clock.now()
     if (error instanceof EngineError) {
-      // A guard refused (stable force_refresh limits): nothing was asked of WeChat.
+      // A guard refused (stable force_refresh limits), before or after asking WeChat.
       if (error.code === 'quota_exhausted') this.emitRefresh(reason, 'quota_exhausted', started)
+      if (error.wechat) {
+        this.lastError = { ...error.wechat, at: now }
+        this.publish(now)
+      }
       return error
     }
     if (error instanceof StoreUnavailableError) {
@@ -458,45 +678,75 @@ export class TokenSlot {
       })
     }
     if (error instanceof QuotaExhaustedError) {
-      this.state = 'quota_exhausted'
-      this.backOffUntil(error.resetAt)
       this.emitRefresh(reason, 'quota_exhausted', started)
+      // The share kept for scheduled refreshes only stops reports and admin refreshes.
+      if (error.limit === 'scheduled_reserve') {
+        return this.limitError('scheduled_reserve', error.resetAt - now)
+      }
+      this.state = 'quota_exhausted'
+      this.exhaustedBy = 'daily_quota'
+      this.backOffUntil(error.resetAt)
+      this.publish(now)
       this.deps.logger.error(
         { appid: this.appid, api: error.api },
         'daily token quota used up; no more upstream calls today'
       )
       return this.unavailable()
     }
-    this.failures++
     let info: WeChatErrorInfo
     let result: RefreshResult
-    let next: number
-    const { tuning } = this.deps
     if (error instanceof WeChatError) {
       info = error.info
       result = 'wechat_error'
-      next =
-        error.errcode === 45009
-          ? nextShanghaiMidnight(now)
-          : now +
-            failureBackoffMs(
-              error.errcode,
-              this.failures,
-              tuning.failureBackoffMs,
-              tuning.maxBackoffMs
-            )
-      if (error.errcode === 45009) this.state = 'quota_exhausted'
+      // WeChat answered: no token was issued, nothing will be retired.
+      if (this.intent)
+        withdrawIntent(this.deps.store, this.slot, this.intent).catch(() => undefined)
+      if (refusesThisReplica(error.errcode)) this.secret = 'rejected'
     } else {
       const label = error instanceof WeChatTransportError ? error.label : 'network'
       info = { errcode: -1, errmsg: `WeChat could not be reached (${label})` }
       result = 'network_error'
+      // No answer to a call that retires the current token: WeChat may have issued a new one (and
+      // will retire ours `overlap` after the request) or not. Serve ours no longer than that.
+      if (this.intent) this.noteRetirement(this.intent.at + this.overlapMs())
+    }
+    this.lastError = { ...info, at: now }
+    this.emitRefresh(reason, result, started, undefined, info)
+    if (onDemand(reason) && this.serve()) {
+      // A failed report or admin refresh while the token held is still good: say what happened,
+      // keep the schedule, and leave the app's state alone (the token keeps being served).
+      this.publish(now)
+      this.deps.logger.warn(
+        { appid: this.appid, kind: this.kind, reason, errcode: info.errcode, errmsg: info.errmsg },
+        'requested refresh failed; the current token stays in service'
+      )
+      return new EngineError(
+        'wechat_error',
+        error instanceof WeChatError
+          ? `WeChat refused the refresh of ${this.appid} (errcode ${info.errcode}); the current token stays in service`
+          : `${info.errmsg} while refreshing ${this.appid}; the current token stays in service`,
+        { wechat: info }
+      )
+    }
+    this.failures++
+    const { tuning } = this.deps
+    let next: number
+    if (error instanceof WeChatError && error.errcode === 45009) {
+      next = this.quota.resetAt()
+      this.state = 'quota_exhausted'
+      this.exhaustedBy = 'wechat_daily_quota'
+    } else if (error instanceof WeChatError) {
+      next =
+        now +
+        failureBackoffMs(error.errcode, this.failures, tuning.failureBackoffMs, tuning.maxBackoffMs)
+      this.state = 'failing'
+    } else {
       next =
         now + Math.min(tuning.maxBackoffMs, tuning.transientBackoffMs * 2 ** (this.failures - 1))
+      this.state = 'failing'
     }
-    if (this.state !== 'quota_exhausted') this.state = 'failing'
-    this.lastError = { ...info, at: now }
     this.backOffUntil(next)
-    this.emitRefresh(reason, result, started, undefined, info)
+    this.publish(now)
     this.deps.logger.error(
       {
         appid: this.appid,
@@ -513,8 +763,35 @@ export class TokenSlot {
   }
 
   private backOffUntil(at: number): void {
+    this.retryAt = at
     this.nextAttemptAt = at
     this.schedule(at)
+  }
+
+  /** Shares this replica's latest outcome (see slot-health.ts). */
+  private publish(at: number): void {
+    this.healthAt = at
+    const health: SlotHealth = {
+      at,
+      state: this.state,
+      lastRefresh: this.lastRefresh,
+      lastError: this.lastError,
+      nextAttemptAt: this.nextAttemptAt,
+      lastForeignRefresh: this.lastForeign,
+    }
+    publishHealth(this.deps.store, this.slot, health).catch(() => undefined)
+  }
+
+  /** Takes another replica's newer outcome: its state, last refresh and last error. */
+  private adoptHealth(health: SlotHealth): void {
+    if (health.at <= this.healthAt) return
+    this.healthAt = health.at
+    this.lastRefresh = health.lastRefresh ?? this.lastRefresh
+    this.lastError = health.lastError ?? this.lastError
+    this.nextAttemptAt = health.nextAttemptAt
+    this.lastForeign = health.lastForeignRefresh ?? this.lastForeign
+    // A replica without a token (cold) keeps saying so; otherwise the cluster's state is ours.
+    if (this.state !== 'cold') this.state = health.state
   }
 
   /** The error a reader gets while there is no token to serve. */
@@ -531,13 +808,16 @@ export class TokenSlot {
         ? { errcode: last.errcode, errmsg: last.errmsg, rid: last.rid }
         : undefined
     if (this.state === 'quota_exhausted') {
-      const fromWeChat = wechat?.errcode === 45009
+      const fromWeChat = this.exhaustedBy === 'wechat_daily_quota'
       return new EngineError(
         'quota_exhausted',
-        `the daily token quota of ${this.appid} is used up`,
+        fromWeChat
+          ? `WeChat says the daily token quota of ${this.appid} is used up (errcode 45009)`
+          : `the daily token quota of ${this.appid} is used up`,
         {
           retryAfterSeconds,
-          ...(fromWeChat ? { wechat } : {}),
+          limit: fromWeChat ? 'wechat_daily_quota' : 'daily_quota',
+          ...(fromWeChat && wechat ? { wechat } : {}),
         }
       )
     }
@@ -581,7 +861,7 @@ export class TokenSlot {
       .then(async (q) => {
         this.wechatQuota = { used: q.used, limit: q.dailyLimit, at: this.deps.clock.now() }
         await this.deps.store.setValue(
-          this.wechatQuotaKey(),
+          storeKeys.wechatQuota(this.appid, this.quota.api),
           JSON.stringify(this.wechatQuota),
           2 * 86_400_000
         )
@@ -594,8 +874,103 @@ export class TokenSlot {
       )
   }
 
-  private wechatQuotaKey(): string {
-    return `wechat-quota:${this.appid}:${this.quota.api}`
+  // --- checks that cost no token call -----------------------------------------------------------
+
+  /**
+   * Asks WeChat whether it accepts this replica's secret, with a normal-mode stable_token call: it
+   * retires no token of either kind (stable normal mode is idempotent; classic tokens are isolated
+   * from it) and spends no /cgi-bin/token quota. A replica whose secret WeChat refuses still serves
+   * the shared token, but could not refresh it: its status says so at once instead of at its first
+   * refresh.
+   */
+  private async verifySecret(): Promise<void> {
+    const { wechat, app, store, clock } = this.deps
+    const count = (): Promise<void> =>
+      this.kind === 'stable'
+        ? this.quota.reserve('scheduled')
+        : new DailyCounter(store, clock, (at) =>
+            storeKeys.quota(app.appid, '/cgi-bin/stable_token', at)
+          )
+            .increment()
+            .then(() => undefined)
+    try {
+      await wechat.stableToken(app.appid, app.secret, false, count)
+      this.secret = 'ok'
+    } catch (error) {
+      if (!(error instanceof WeChatError) || !refusesThisReplica(error.errcode)) return
+      this.secret = 'rejected'
+      this.lastError = { ...error.info, at: clock.now() }
+      this.deps.logger.error(
+        { appid: this.appid, errcode: error.errcode, errmsg: error.errmsg, rid: error.rid },
+        "WeChat refuses this replica's secret: it serves the shared token but cannot refresh it"
+      )
+    }
+  }
+
+  private scheduleForeignCheck(): void {
+    const seconds = this.deps.app.foreignCheckSeconds
+    if (seconds <= 0 || this.stopped) return
+    // A little jitter keeps replicas from asking at the same instant (only one wins the round).
+    const delay = seconds * 1000 * (0.9 + Math.random() * 0.2)
+    this.foreignTimer = this.deps.clock.setTimeout(() => {
+      this.runForeignCheck()
+        .catch((error: unknown) =>
+          this.deps.logger.debug(
+            { appid: this.appid, err: (error as Error).message },
+            'foreign refresh check failed'
+          )
+        )
+        .finally(() => this.scheduleForeignCheck())
+    }, delay)
+  }
+
+  private async runForeignCheck(): Promise<void> {
+    const served = this.serve()
+    if (!served || !this.deps.store.isUp() || this.inflight !== null) return
+    const { store, clock, wechat, instanceId, tuning, app } = this.deps
+    const check: ForeignCheckDeps = {
+      store,
+      clock,
+      wechat,
+      slot: this.slot,
+      kind: this.kind,
+      api: this.quota.api,
+      instanceId,
+      intervalMs: app.foreignCheckSeconds * 1000,
+      lockTtlMs: tuning.lockTtlMs,
+      brokerCount: async () => {
+        await this.quota.sync()
+        return this.quota.used()
+      },
+    }
+    const finding = await checkForeignRefresh(check, served.accessToken)
+    if (!finding) return
+    const now = clock.now()
+    this.lastForeign = { at: now, evidence: finding.evidence }
+    this.publish(now)
+    this.deps.emit('foreignRefresh', {
+      appid: this.appid,
+      kind: this.kind,
+      evidence: finding.evidence,
+    })
+    this.deps.logger.warn(
+      {
+        appid: this.appid,
+        kind: this.kind,
+        evidence: finding.evidence,
+        after: new Date(finding.after).toISOString(),
+      },
+      finding.evidence === 'token_rejected'
+        ? 'WeChat refused the current token: someone else refreshed it; replacing it now'
+        : 'WeChat counted a token call this broker did not make: someone else refreshed; replacing the token now'
+    )
+    // The foreign call happened after the previous check: the current token dies `overlap` after it.
+    this.noteRetirement(
+      finding.evidence === 'token_rejected' ? now : finding.after + this.overlapMs()
+    )
+    await this.refresh({ reason: 'foreign', expectToken: served.accessToken }).catch(
+      () => undefined
+    )
   }
 
   // --- readers --------------------------------------------------------------------------------
@@ -613,8 +988,7 @@ export class TokenSlot {
     for (;;) {
       const served = this.serve()
       if (served) return served
-      if (this.nextAttemptAt !== null && this.nextAttemptAt > this.deps.clock.now())
-        throw this.unavailable()
+      if (this.retryAt !== null && this.retryAt > this.deps.clock.now()) throw this.unavailable()
       const outcome = await this.refresh({ reason: 'cold_start' })
       const after = this.serve()
       if (after) return after
@@ -633,18 +1007,26 @@ export class TokenSlot {
     }
   }
 
-  private async handleReport(token: string, errcode?: number): Promise<InvalidateResult> {
+  private async handleReport(
+    token: string,
+    errcode: number | undefined,
+    reporter: string | undefined
+  ): Promise<InvalidateResult> {
     await this.catchUp()
-    const result = await this.compareAndRefresh(token)
+    const result = await this.compareAndRefresh(token, reporter)
     this.deps.emit('invalidation', {
       appid: this.appid,
       result: result.reason,
       ...(errcode === undefined ? {} : { errcode }),
+      ...(reporter === undefined ? {} : { client: reporter }),
     })
     return result
   }
 
-  private async compareAndRefresh(token: string): Promise<InvalidateResult> {
+  private async compareAndRefresh(
+    token: string,
+    reporter: string | undefined
+  ): Promise<InvalidateResult> {
     if (this.record?.token !== token) {
       return { refreshed: false, reason: 'stale_report', token: await this.getToken() }
     }
@@ -652,19 +1034,19 @@ export class TokenSlot {
     for (;;) {
       let outcome: Outcome
       try {
-        outcome = await this.refresh({ reason: 'invalidated', expectToken: token })
+        outcome = await this.refresh({ reason: 'invalidated', expectToken: token, reporter })
       } catch (error) {
-        // The stable force_refresh guards (spacing, daily limit) refuse like a cooldown does.
-        if (
-          error instanceof EngineError &&
-          (error.code === 'cooldown' || error.code === 'quota_exhausted')
-        ) {
+        // The stable force_refresh guards refuse like the cooldown and the daily bounds do.
+        if (error instanceof EngineError && error.code === 'cooldown')
           return { refreshed: false, reason: 'cooldown', token: await this.getToken() }
-        }
+        if (error instanceof EngineError && error.code === 'quota_exhausted' && this.serve())
+          return { refreshed: false, reason: 'limited', token: await this.getToken() }
         throw error
       }
       if (outcome.type === 'cooldown')
         return { refreshed: false, reason: 'cooldown', token: await this.getToken() }
+      if (outcome.type === 'limited')
+        return { refreshed: false, reason: 'limited', token: await this.getToken() }
       if (this.record?.token !== token)
         return { refreshed: true, reason: 'refreshed', token: await this.getToken() }
       if (performance.now() >= deadline) throw this.unavailable()

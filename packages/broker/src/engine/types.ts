@@ -15,6 +15,21 @@ export interface AppConfig {
   quotaWarnRatio: number
   /** Minimum spacing of report-driven refreshes (default 30). */
   invalidateCooldownSeconds: number
+  /**
+   * Upstream calls of `dailyQuota` that only scheduled refreshes and cold starts may use: reports
+   * and admin refreshes stop short of them (default 10% of dailyQuota).
+   */
+  scheduledReserve: number
+  /** Report-driven refreshes allowed per Asia/Shanghai day for the app (default 100). */
+  reportRefreshDailyLimit: number
+  /** Report-driven refreshes one client may cause per day for the app (default 20). */
+  clientReportRefreshDailyLimit: number
+  /**
+   * How often (seconds) one replica asks WeChat whether someone else refreshed this app's token
+   * (`/cgi-bin/openapi/quota/get`, which also proves the current token still works); 0 disables
+   * (default 60).
+   */
+  foreignCheckSeconds: number
 }
 
 /** A token as handed to a reader. */
@@ -29,7 +44,12 @@ export interface ServedToken {
   expiresAt: number
 }
 
-export type InvalidateOutcome = 'refreshed' | 'stale_report' | 'cooldown'
+/**
+ * `cooldown`: a refresh ran less than the cooldown ago (or a stable force_refresh is too soon);
+ * `limited`: a daily bound on report-driven refreshes (app, client, or the quota share kept for
+ * scheduled refreshes) is reached. Either way the caller gets the current token.
+ */
+export type InvalidateOutcome = 'refreshed' | 'stale_report' | 'cooldown' | 'limited'
 
 export interface InvalidateResult {
   refreshed: boolean
@@ -37,7 +57,13 @@ export interface InvalidateResult {
   token: ServedToken
 }
 
-export type RefreshReason = 'cold_start' | 'scheduled' | 'invalidated' | 'admin'
+/**
+ * Why a refresh ran: `recovery` heals after a refresh that may have made WeChat issue a token no
+ * replica recorded (a crash or timeout mid-refresh); `foreign` after WeChat's count showed a
+ * refresh the broker did not make, or refused the current token.
+ */
+export type RefreshReason =
+  'cold_start' | 'scheduled' | 'invalidated' | 'admin' | 'recovery' | 'foreign'
 export type RefreshResult =
   | 'success'
   | 'wechat_error'
@@ -54,6 +80,22 @@ export interface WeChatErrorInfo {
 }
 
 export type AppState = 'cold' | 'ok' | 'failing' | 'quota_exhausted'
+
+/**
+ * Which guard refused: the broker's daily count, WeChat's own daily quota (45009 on a normal
+ * call), the share kept for scheduled refreshes, the stable force_refresh limit of the day, or a
+ * daily bound on report-driven refreshes (per app, per client).
+ */
+export type QuotaLimit =
+  | 'daily_quota'
+  | 'wechat_daily_quota'
+  | 'scheduled_reserve'
+  | 'force_refresh_daily'
+  | 'report_daily'
+  | 'client_report_daily'
+
+/** Whether WeChat accepts this replica's secret, as checked at start without a token call. */
+export type SecretCheck = 'unchecked' | 'ok' | 'rejected'
 
 export interface AppStatus {
   appid: string
@@ -79,10 +121,25 @@ export interface AppStatus {
     used: number
     limit: number
     warn: boolean
+    /** Why upstream calls stopped for today (state quota_exhausted), else null. */
+    exhausted: 'daily_quota' | 'wechat_daily_quota' | null
+    /** Calls of `limit` kept for scheduled refreshes and cold starts. */
+    scheduledReserve: number
+    /** Report-driven refreshes today (all clients), the app's daily bound and each client's. */
+    reports: { used: number; limit: number; clientLimit: number }
+    /** Stable tokens: force_refresh calls today and the daily limit; null for classic. */
+    forceRefresh: { used: number; limit: number } | null
     /** The figure WeChat reported through /cgi-bin/openapi/quota/get, when reconciled. */
     wechat: { used: number; limit: number; at: number } | null
   }
+  /** This replica's secret, as WeChat judged it at start (see SecretCheck). */
+  secret: SecretCheck
+  /** The last refresh by someone else that the foreign-refresh check detected. */
+  lastForeignRefresh: { at: number; evidence: ForeignEvidence } | null
 }
+
+/** How a foreign refresh showed: WeChat counted token calls the broker did not make, or refused the token. */
+export type ForeignEvidence = 'count_drift' | 'token_rejected'
 
 /**
  * One way this replica is not fully working (design §3.7). `/readyz`, the `wxbroker_degraded`
@@ -130,7 +187,8 @@ export interface EngineEvents {
   }
   /** errcode is '0' on success, the WeChat errcode, 'http_<status>', 'network' or 'timeout'. */
   wechatRequest: { endpoint: string; errcode: string; durationSeconds: number }
-  invalidation: { appid: string; result: InvalidateOutcome; errcode?: number }
+  /** `client`: the reporting client's name, when the service passed it. */
+  invalidation: { appid: string; result: InvalidateOutcome; errcode?: number; client?: string }
   lockAcquire: { result: 'acquired' | 'contended' | 'error' }
   quota: {
     appid: string
@@ -140,6 +198,7 @@ export interface EngineEvents {
     level: 'ok' | 'warn' | 'exhausted'
   }
   store: { up: boolean }
+  foreignRefresh: { appid: string; kind: TokenKind; evidence: ForeignEvidence }
 }
 
 export type EngineEventName = keyof EngineEvents
@@ -157,7 +216,13 @@ export interface TokenEngine {
    */
   peekToken(appid: string): ServedToken | undefined
   /** Compare-and-refresh: refreshes only if `accessToken` is still current. */
-  invalidate(appid: string, accessToken: string, errcode?: number): Promise<InvalidateResult>
+  invalidate(
+    appid: string,
+    accessToken: string,
+    errcode?: number,
+    /** The reporting client's name, for its daily bound on report-driven refreshes. */
+    reporter?: string
+  ): Promise<InvalidateResult>
   /** Forced refresh (admin), still subject to quota and cooldown guards. */
   refresh(appid: string): Promise<ServedToken>
   code2Session(appid: string, jsCode: string): Promise<Code2SessionResult>
@@ -181,16 +246,24 @@ export class EngineError extends Error {
   readonly code: EngineErrorCode
   readonly retryAfterSeconds: number | undefined
   readonly wechat: WeChatErrorInfo | undefined
+  /** With quota_exhausted: which limit was hit. */
+  readonly limit: QuotaLimit | undefined
 
   constructor(
     code: EngineErrorCode,
     message: string,
-    opts: { retryAfterSeconds?: number; wechat?: WeChatErrorInfo; cause?: unknown } = {}
+    opts: {
+      retryAfterSeconds?: number
+      wechat?: WeChatErrorInfo
+      limit?: QuotaLimit
+      cause?: unknown
+    } = {}
   ) {
     super(message, opts.cause === undefined ? undefined : { cause: opts.cause })
     this.code = code
     this.retryAfterSeconds = opts.retryAfterSeconds
     this.wechat = opts.wechat
+    this.limit = opts.limit
   }
 }
 
@@ -219,6 +292,12 @@ export interface WeChatOptions {
   fallbackBaseUrls: string[]
   /** Per upstream request (default 5000). */
   timeoutMs: number
+  /**
+   * At start, ask WeChat whether it accepts each app's secret with a normal-mode stable_token
+   * call, which retires no token and spends no /cgi-bin/token quota (default false here; the
+   * daemon's config turns it on by default: `wechat.verifySecretOnStart`).
+   */
+  verifySecretOnStart?: boolean
 }
 
 /** What `createEngine` (src/engine/index.ts) takes. */

@@ -48,7 +48,25 @@ export function isTransientErrcode(errcode: number): boolean {
 }
 
 /** The errcodes with which WeChat says a token is invalid, replaced or expired. */
-export const TOKEN_INVALID_ERRCODES: ReadonlySet<number> = new Set([40001, 40014, 42001])
+const TOKEN_INVALID_ERRCODES: ReadonlySet<number> = new Set([40001, 40014, 42001])
+
+export function isTokenRejection(errcode: number): boolean {
+  return TOKEN_INVALID_ERRCODES.has(errcode)
+}
+
+/**
+ * Token-endpoint errcodes that say WeChat refuses this replica's requests for good: a wrong,
+ * missing or frozen secret (40125, 40001 as older answers put it, 41004, 40243), an appid WeChat
+ * does not know (40013), or a caller IP outside the allow-list or awaiting confirmation (40164,
+ * 89503, 89506, 89507).
+ */
+const REPLICA_REFUSED: ReadonlySet<number> = new Set([
+  40125, 40001, 41004, 40243, 40013, 40164, 89503, 89506, 89507,
+])
+
+export function refusesThisReplica(errcode: number): boolean {
+  return REPLICA_REFUSED.has(errcode)
+}
 
 const HOUR_MS = 3600_000
 

@@ -2,7 +2,7 @@ import { RequestError } from '@hono/node-server'
 import type { Context } from 'hono'
 import { HTTPException } from 'hono/http-exception'
 import type { ContentfulStatusCode } from 'hono/utils/http-status'
-import { EngineError } from '../engine/types.js'
+import { EngineError, type QuotaLimit } from '../engine/types.js'
 import type { BrokerEnv } from './env.js'
 import { resolveRequestId } from './request-id.js'
 
@@ -46,6 +46,7 @@ export class ApiError extends Error {
     readonly opts: {
       retryAfterSeconds?: number | undefined
       wechat?: WeChatDetail | undefined
+      limit?: QuotaLimit | undefined
     } = {}
   ) {
     super(message)
@@ -93,6 +94,7 @@ export function fromEngineError(err: EngineError): ApiError {
   return new ApiError(ENGINE_STATUS[err.code], err.code, err.message, {
     retryAfterSeconds: err.retryAfterSeconds,
     wechat: err.wechat,
+    limit: err.limit,
   })
 }
 
@@ -124,6 +126,7 @@ function envelope(err: ApiError, requestId: string): { error: Record<string, unk
     body.errmsg = err.opts.wechat.errmsg
     body.rid = err.opts.wechat.rid ?? null
   }
+  if (err.opts.limit) body.limit = err.opts.limit
   return { error: body }
 }
 

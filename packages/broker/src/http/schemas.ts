@@ -1,6 +1,15 @@
 import { z } from '@hono/zod-openapi'
 import { APPID_PATTERN } from '../config/schema.js'
-import type { ServedToken } from '../engine/types.js'
+import type { QuotaLimit, ServedToken } from '../engine/types.js'
+
+const QUOTA_LIMITS = [
+  'daily_quota',
+  'wechat_daily_quota',
+  'scheduled_reserve',
+  'force_refresh_daily',
+  'report_daily',
+  'client_report_daily',
+] as const satisfies readonly QuotaLimit[]
 
 // Wire schemas: the same objects validate requests and generate /openapi.json.
 
@@ -90,6 +99,10 @@ export const ErrorBody = z
         .openapi({ description: 'WeChat errcode (WeChat errors only)' }),
       errmsg: z.string().optional(),
       rid: z.string().nullable().optional(),
+      limit: z.enum(QUOTA_LIMITS).optional().openapi({
+        description:
+          'With quota_exhausted: which limit was hit (daily_quota, wechat_daily_quota, scheduled_reserve, force_refresh_daily, report_daily, client_report_daily)',
+      }),
     }),
   })
   .openapi('Error')
@@ -124,7 +137,7 @@ export const InvalidateRequest = requestBody({
 
 export const InvalidateBody = TokenBody.extend({
   refreshed: z.boolean(),
-  reason: z.enum(['refreshed', 'stale_report', 'cooldown']),
+  reason: z.enum(['refreshed', 'stale_report', 'cooldown', 'limited']),
 }).openapi('InvalidateResult')
 
 export const LoginRequest = requestBody({
@@ -160,11 +173,29 @@ export const AppStatusBody = z
       used: z.number().int(),
       limit: z.number().int(),
       warn: z.boolean(),
+      /** Why upstream calls stopped for today, while state is quota_exhausted. */
+      exhausted: z.enum(['daily_quota', 'wechat_daily_quota']).nullable(),
+      /** Calls of `limit` kept for scheduled refreshes; reports and admin refreshes stop short of it. */
+      scheduled_reserve: z.number().int(),
+      /** Report-driven refreshes today, the app's daily bound and each client's. */
+      reports: z.object({
+        used: z.number().int(),
+        limit: z.number().int(),
+        client_limit: z.number().int(),
+      }),
+      /** Stable tokens: force_refresh calls today and WeChat's daily limit. */
+      force_refresh: z.object({ used: z.number().int(), limit: z.number().int() }).nullable(),
       /** WeChat's own figure for the token API, from the last reconciliation. */
       wechat: z
         .object({ used: z.number().int(), limit: z.number().int(), at: z.string() })
         .nullable(),
     }),
+    /** Whether WeChat accepted this replica's secret at start (unchecked, ok, rejected). */
+    secret: z.enum(['unchecked', 'ok', 'rejected']),
+    /** The last refresh by someone else that the broker detected, and how it showed. */
+    last_foreign_refresh: z
+      .object({ at: z.string(), evidence: z.enum(['count_drift', 'token_rejected']) })
+      .nullable(),
   })
   .openapi('AppStatus')
 

@@ -101,7 +101,7 @@ describe('wxbroker check-config', () => {
         `invalid configuration in ${bad} (3 problems):`,
         '  listen.port: must be at least 0 (a TCP port; 0 picks a free one) (got -1)',
         `  apps[0].appid: must be 'wx' followed by 16 lowercase hex digits, e.g. wx0123456789abcdef (got "wx0123")`,
-        '  apps[0].extra: is not a known setting; remove it or fix the spelling (known here: appid, secret, secretFile, tokenKind, refreshLeadSeconds, dailyQuota, quotaWarnRatio, invalidateCooldownSeconds)',
+        '  apps[0].extra: is not a known setting; remove it or fix the spelling (known here: appid, secret, secretFile, tokenKind, refreshLeadSeconds, dailyQuota, quotaWarnRatio, invalidateCooldownSeconds, scheduledReserve, reportRefreshDailyLimit, clientReportRefreshDailyLimit, foreignCheckSeconds)',
         '',
       ].join('\n')
     )

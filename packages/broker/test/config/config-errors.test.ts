@@ -36,7 +36,7 @@ describe('config error table: each broken config gives exact messages', () => {
         name: 'unknown key, with the known ones listed',
         tree: { ...base(), apps: [{ appid: APPID, secret: SECRET, refreshLead: 600 }] },
         expected: [
-          'apps[0].refreshLead: is not a known setting; remove it or fix the spelling (known here: appid, secret, secretFile, tokenKind, refreshLeadSeconds, dailyQuota, quotaWarnRatio, invalidateCooldownSeconds)',
+          'apps[0].refreshLead: is not a known setting; remove it or fix the spelling (known here: appid, secret, secretFile, tokenKind, refreshLeadSeconds, dailyQuota, quotaWarnRatio, invalidateCooldownSeconds, scheduledReserve, reportRefreshDailyLimit, clientReportRefreshDailyLimit, foreignCheckSeconds)',
         ],
       },
       {
@@ -364,6 +364,7 @@ describe('config loading', () => {
       baseUrl: 'https://api.weixin.qq.com',
       fallbackBaseUrls: [],
       timeoutMs: 5000,
+      verifySecretOnStart: true,
     })
     expect(config.apps).toEqual([
       {
@@ -374,6 +375,10 @@ describe('config loading', () => {
         dailyQuota: 2000,
         quotaWarnRatio: 0.8,
         invalidateCooldownSeconds: 30,
+        scheduledReserve: 200,
+        reportRefreshDailyLimit: 100,
+        clientReportRefreshDailyLimit: 20,
+        foreignCheckSeconds: 60,
       },
       {
         appid: 'wx00000000000000aa',
@@ -383,6 +388,10 @@ describe('config loading', () => {
         dailyQuota: 50,
         quotaWarnRatio: 0.8,
         invalidateCooldownSeconds: 30,
+        scheduledReserve: 5,
+        reportRefreshDailyLimit: 100,
+        clientReportRefreshDailyLimit: 20,
+        foreignCheckSeconds: 60,
       },
     ])
     expect(config.clients[0]?.keyHash.toString('hex')).toBe(KEY_HASH)

@@ -26,6 +26,11 @@ export function app(appid: string, overrides: Partial<AppConfig> = {}): AppConfi
     dailyQuota: 2000,
     quotaWarnRatio: 0.8,
     invalidateCooldownSeconds: 30,
+    scheduledReserve: 0,
+    reportRefreshDailyLimit: 100,
+    clientReportRefreshDailyLimit: 20,
+    // Tests that need the foreign-refresh check turn it on.
+    foreignCheckSeconds: 0,
     ...overrides,
   }
 }
@@ -132,4 +137,34 @@ export async function shortLivedApp(
       tuning: { wechatOverlapSeconds: overlap, ...opts.tuning },
     }),
   }
+}
+
+/** One answer a reader got: when it asked, and until when it was told it may use the token. */
+export interface Read {
+  at: number
+  token: string
+  expiresAt: number
+}
+
+/**
+ * The reads whose token WeChat (the simulator) retires or expires before the reader was told it
+ * may stop using it: what a client honouring expires_in would hold retired. Empty is the goal.
+ */
+export async function heldRetired(
+  sim: Simulator,
+  appid: string,
+  kind: TokenKind,
+  reads: readonly Read[]
+): Promise<string[]> {
+  const { all } = await sim.admin.tokens(appid, kind)
+  const end = new Map(all.map((t) => [t.token, Math.min(t.expiresAt, t.retiredAt ?? Infinity)]))
+  return reads.flatMap((r) => {
+    const dies = end.get(r.token)
+    if (dies === undefined) return [`a token the simulator never issued was served at ${r.at}`]
+    return r.expiresAt > dies
+      ? [
+          `read at ${r.at}: told until ${r.expiresAt}, WeChat stops it at ${dies} (${r.expiresAt - dies} ms late)`,
+        ]
+      : []
+  })
 }

@@ -7,7 +7,7 @@ import type { EngineEventName, EngineOptions } from '../../src/engine/index.js'
 
 interface Command {
   id: number
-  op: 'readers' | 'getToken' | 'status' | 'invalidate' | 'readiness'
+  op: 'readers' | 'getToken' | 'status' | 'invalidate' | 'readiness' | 'refresh'
   appid: string
   count?: number
   token?: string
@@ -25,6 +25,7 @@ const names: EngineEventName[] = [
   'lockAcquire',
   'quota',
   'store',
+  'foreignRefresh',
 ]
 for (const name of names) engine.on(name, (payload) => send({ type: 'event', name, payload }))
 
@@ -40,6 +41,8 @@ async function run(command: Command): Promise<unknown> {
     }
     case 'getToken':
       return engine.getToken(command.appid)
+    case 'refresh':
+      return engine.refresh(command.appid)
     case 'invalidate':
       return engine.invalidate(command.appid, command.token ?? '')
     case 'status':

@@ -142,14 +142,14 @@ describe('proactive rotation (guarantees 2 and 3)', () => {
     expect(await calls(sim, '/cgi-bin/stable_token', appid)).toBe(4)
   })
 
-  it('stable: the daily force_refresh limit refuses like a cooldown, without calling WeChat', async () => {
+  it('stable: the daily force_refresh limit refuses the report (limited), without calling WeChat', async () => {
     const { appid, engine, first } = await stableEngine({ minIntervalSeconds: 0, dailyLimit: 1 })
     const forced = await engine.invalidate(appid, first.accessToken, 40001)
     expect(forced.refreshed).toBe(true)
     const before = await calls(sim, '/cgi-bin/stable_token', appid)
 
     const refused = await engine.invalidate(appid, forced.token.accessToken, 40001)
-    expect(refused).toMatchObject({ refreshed: false, reason: 'cooldown' })
+    expect(refused).toMatchObject({ refreshed: false, reason: 'limited' })
     // Only the normal-mode call was made; the second force was refused before WeChat.
     expect(await calls(sim, '/cgi-bin/stable_token', appid)).toBe(before + 1)
   })

@@ -256,8 +256,10 @@ describe('GET /v1/apps and POST /v1/apps/{appid}/token/refresh (admin)', () => {
         'expires_in',
         'generation',
         'last_error',
+        'last_foreign_refresh',
         'last_refresh',
         'quota',
+        'secret',
         'state',
         'token_kind',
       ].sort()
@@ -428,13 +430,19 @@ describe('guarded and unavailable tokens', () => {
       store_up: true,
       reasons: [`${APP2}: no valid token (failing)`],
       // APP1 still serves its token with the quota used up: degraded, not a reason to be unready.
-      degraded: [`quota_exhausted:${APP1}`, `no_token:${APP2}`, `app_failing:${APP2}`],
+      degraded: [
+        `quota_exhausted:${APP1}`,
+        `no_token:${APP2}`,
+        `app_failing:${APP2}`,
+        `secret_rejected:${APP2}`,
+      ],
     })
     const strict = (await (await g.fetch('/readyz?strict=true')).json()) as { reasons: string[] }
     expect(strict.reasons).toEqual([
       `${APP1}: today's token quota is used up`,
       `${APP2}: no valid token (failing)`,
       `${APP2}: refreshes failing (errcode 40125)`,
+      `${APP2}: WeChat refuses this replica's token requests (errcode 40125); it serves the shared token but cannot refresh it`,
     ])
     const m = parsePrometheus(await (await g.fetch('/metrics')).text())
     const gauge = m.samples.filter((s) => s.name === 'wxbroker_degraded')
@@ -442,6 +450,7 @@ describe('guarded and unavailable tokens', () => {
       [`quota_exhausted:${APP1}`, 1],
       [`no_token:${APP2}`, 1],
       [`app_failing:${APP2}`, 1],
+      [`secret_rejected:${APP2}`, 1],
     ])
   })
 

@@ -15,7 +15,18 @@ const status = (over: Partial<AppStatus> = {}): AppStatus => ({
   lastRefresh: { at: NOW - 600_000, reason: 'scheduled' },
   lastError: null,
   nextAttemptAt: null,
-  quota: { used: 1700, limit: 2000, warn: true, wechat: null },
+  quota: {
+    used: 1700,
+    limit: 2000,
+    warn: true,
+    exhausted: null,
+    scheduledReserve: 200,
+    reports: { used: 0, limit: 100, clientLimit: 20 },
+    forceRefresh: { used: 0, limit: 20 },
+    wechat: null,
+  },
+  secret: 'ok',
+  lastForeignRefresh: null,
   ...over,
 })
 

@@ -67,7 +67,7 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
   const config = buildConfig(
     {
       listen: { host: '127.0.0.1', port: 0 },
-      wechat: { baseUrl: sim.url, timeoutMs: 2000 },
+      wechat: { baseUrl: sim.url, timeoutMs: 2000, verifySecretOnStart: false },
       apps: [
         { appid: APP1, secret: SECRET1, ...opts.apps?.[APP1] },
         { appid: APP2, secret: SECRET2, tokenKind: 'classic', ...opts.apps?.[APP2] },

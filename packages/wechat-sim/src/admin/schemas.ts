@@ -92,6 +92,7 @@ export const faultSchema = z.strictObject({
   type: z.enum(['latency', 'errcode', 'http_status', 'drop']).optional(),
   latency: nonNegativeInt.optional(),
   ms: nonNegativeInt.optional(),
+  holdAfterMs: nonNegativeInt.optional(),
   errcode: z.number().int().optional(),
   errmsg: z.string().optional(),
   status: z.number().int().min(100).max(599).optional(),

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import { EventEmitter } from 'node:events'
 import type { Clock } from '../types.js'
-import type { Lease, Store, TokenRecord, WriteResult } from './types.js'
+import type { Lease, RefreshIntent, Store, TokenRecord, WriteResult } from './types.js'
 
 interface Expiring {
   value: string
@@ -47,6 +47,14 @@ export class MemoryStore implements Store {
     this.events.on('announce', listener)
   }
 
+  async publishIntent(slot: string, intent: RefreshIntent): Promise<void> {
+    this.events.emit('intent', slot, intent)
+  }
+
+  onIntent(listener: (slot: string, intent: RefreshIntent) => void): void {
+    this.events.on('intent', listener)
+  }
+
   async acquire(slot: string, ttlMs: number): Promise<Lease | null> {
     if (this.live(this.locks, slot)) return null
     const value = randomBytes(16).toString('hex')
@@ -69,6 +77,23 @@ export class MemoryStore implements Store {
     const next = Number(this.live(this.values, key)?.value ?? 0) + 1
     this.values.set(key, { value: String(next), expiresAt: this.clock.now() + ttlMs })
     return next
+  }
+
+  async raise(key: string, value: number, ttlMs: number): Promise<number> {
+    const current = Number(this.live(this.values, key)?.value ?? 0)
+    if (current >= value) return current
+    this.values.set(key, { value: String(value), expiresAt: this.clock.now() + ttlMs })
+    return value
+  }
+
+  async claim(key: string, value: string, ttlMs: number): Promise<boolean> {
+    if (this.live(this.values, key)) return false
+    this.values.set(key, { value, expiresAt: this.clock.now() + ttlMs })
+    return true
+  }
+
+  async delete(key: string): Promise<void> {
+    this.values.delete(key)
   }
 
   async getNumber(key: string): Promise<number> {

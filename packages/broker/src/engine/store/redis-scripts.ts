@@ -31,3 +31,14 @@ local n = redis.call('INCR', KEYS[1])
 redis.call('PEXPIRE', KEYS[1], ARGV[1])
 return n
 `
+
+/** KEYS: counter. ARGV: value, ttl ms. Sets the counter to ARGV[1] unless it holds more. */
+export const RAISE_COUNTER = `
+local n = tonumber(redis.call('GET', KEYS[1]) or '0') or 0
+local v = tonumber(ARGV[1])
+if v > n then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+  return v
+end
+return n
+`

@@ -2,10 +2,11 @@ import { EventEmitter } from 'node:events'
 import { Redis, type RedisOptions } from 'ioredis'
 import Redlock, { ExecutionError, ResourceLockedError, type Lock } from 'redlock'
 import type { Logger } from '../types.js'
-import { INCR_WITH_TTL, SEED_TOKEN, WRITE_TOKEN } from './redis-scripts.js'
+import { INCR_WITH_TTL, RAISE_COUNTER, SEED_TOKEN, WRITE_TOKEN } from './redis-scripts.js'
 import {
   StoreUnavailableError,
   type Lease,
+  type RefreshIntent,
   type Store,
   type TokenRecord,
   type WriteResult,
@@ -21,6 +22,11 @@ export interface RedisStoreOptions {
 interface Announcement {
   slot: string
   record: TokenRecord
+}
+
+interface IntentAnnouncement {
+  slot: string
+  intent: RefreshIntent
 }
 
 function connectionOptions(): RedisOptions {
@@ -163,6 +169,16 @@ export class RedisStore implements Store {
     this.events.on('announce', (a: Announcement) => listener(a.slot, a.record))
   }
 
+  async publishIntent(slot: string, intent: RefreshIntent): Promise<void> {
+    // On every node: replicas subscribe to all of them, and one may be down.
+    const message = JSON.stringify({ slot, intent })
+    await this.onNodes((c) => c.publish(this.channel, message), 1)
+  }
+
+  onIntent(listener: (slot: string, intent: RefreshIntent) => void): void {
+    this.events.on('intent', (a: IntentAnnouncement) => listener(a.slot, a.intent))
+  }
+
   async acquire(slot: string, ttlMs: number): Promise<Lease | null> {
     let lock: Lock
     try {
@@ -183,6 +199,33 @@ export class RedisStore implements Store {
       this.quorum
     )
     return Math.max(...counts)
+  }
+
+  async raise(key: string, value: number, ttlMs: number): Promise<number> {
+    const counts = await this.onNodes(
+      (c) =>
+        c.eval(
+          RAISE_COUNTER,
+          1,
+          this.key(key),
+          String(Math.floor(value)),
+          String(pxTtl(ttlMs))
+        ) as Promise<number>,
+      this.quorum
+    )
+    return Math.max(...counts)
+  }
+
+  async claim(key: string, value: string, ttlMs: number): Promise<boolean> {
+    const answers = await this.onNodes(
+      (c) => c.set(this.key(key), value, 'PX', pxTtl(ttlMs), 'NX'),
+      this.quorum
+    )
+    return answers.filter((a) => a === 'OK').length >= this.quorum
+  }
+
+  async delete(key: string): Promise<void> {
+    await this.onNodes((c) => c.del(this.key(key)), this.quorum)
   }
 
   async getNumber(key: string): Promise<number> {
@@ -237,9 +280,25 @@ export class RedisStore implements Store {
 
   private onMessage(message: string): void {
     const record = parseRecord(message)
-    const slot = record ? (JSON.parse(message) as { slot?: unknown }).slot : undefined
-    if (record && typeof slot === 'string')
+    const parsed = parseJson(message) as { slot?: unknown; intent?: Partial<RefreshIntent> } | null
+    const slot = parsed?.slot
+    if (typeof slot !== 'string') return
+    if (record) {
       this.events.emit('announce', { slot, record } satisfies Announcement)
+      return
+    }
+    const intent = parsed?.intent
+    if (intent && typeof intent.at === 'number' && typeof intent.generation === 'number') {
+      this.events.emit('intent', {
+        slot,
+        intent: {
+          at: intent.at,
+          generation: intent.generation,
+          by: String(intent.by ?? ''),
+          ...(intent.withdrawn === true ? { withdrawn: true } : {}),
+        },
+      } satisfies IntentAnnouncement)
+    }
   }
 
   /**
@@ -328,6 +387,14 @@ async function heldByAnother(error: ExecutionError): Promise<boolean> {
 /** Redis refuses PX 0: a zero or sub-millisecond TTL (a disabled cooldown) becomes 1 ms. */
 function pxTtl(ttlMs: number): number {
   return Math.max(1, Math.round(ttlMs))
+}
+
+function parseJson(raw: string): unknown {
+  try {
+    return JSON.parse(raw)
+  } catch {
+    return null
+  }
 }
 
 function parseRecord(raw: string): TokenRecord | null {

@@ -9,6 +9,18 @@ export interface TokenRecord {
   fetchedBy: string
 }
 
+/** A refresh about to ask WeChat for a token that retires the current one (refresh-intent.ts). */
+export interface RefreshIntent {
+  /** When the refresh's first request was about to be sent. */
+  at: number
+  /** The generation the refresh meant to replace; a newer record resolves the intent. */
+  generation: number
+  /** The replica that made it. */
+  by: string
+  /** Set when WeChat answered with an error: no token was issued, the intent is void. */
+  withdrawn?: boolean
+}
+
 /** A held refresh lock. */
 export interface Lease {
   /** The random value that identifies this holder; fenced writes check it. */
@@ -44,11 +56,19 @@ export interface Store {
   seedToken(slot: string, record: TokenRecord): Promise<void>
   /** Called for every new generation any replica writes. */
   onAnnounce(listener: (slot: string, record: TokenRecord) => void): void
+  /** Tells every replica (and this one) of a refresh intent, on the announcement channel. */
+  publishIntent(slot: string, intent: RefreshIntent): Promise<void>
+  onIntent(listener: (slot: string, intent: RefreshIntent) => void): void
 
   /** Takes the slot's refresh lock, or returns null when another holder has it. */
   acquire(slot: string, ttlMs: number): Promise<Lease | null>
 
   incr(key: string, ttlMs: number): Promise<number>
+  /** Sets a counter to `value` unless it already holds more; returns what it holds after. */
+  raise(key: string, value: number, ttlMs: number): Promise<number>
+  delete(key: string): Promise<void>
+  /** Sets `key` only if it is absent (SET NX); true when this call set it. */
+  claim(key: string, value: string, ttlMs: number): Promise<boolean>
   getNumber(key: string): Promise<number>
   setValue(key: string, value: string, ttlMs: number): Promise<void>
   getValue(key: string): Promise<string | null>

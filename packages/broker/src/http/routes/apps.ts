@@ -25,10 +25,22 @@ export function appStatusJson(s: AppStatus, now: number) {
       used: s.quota.used,
       limit: s.quota.limit,
       warn: s.quota.warn,
+      exhausted: s.quota.exhausted,
+      scheduled_reserve: s.quota.scheduledReserve,
+      reports: {
+        used: s.quota.reports.used,
+        limit: s.quota.reports.limit,
+        client_limit: s.quota.reports.clientLimit,
+      },
+      force_refresh: s.quota.forceRefresh,
       wechat: s.quota.wechat
         ? { used: s.quota.wechat.used, limit: s.quota.wechat.limit, at: iso(s.quota.wechat.at) }
         : null,
     },
+    secret: s.secret,
+    last_foreign_refresh: s.lastForeignRefresh
+      ? { at: iso(s.lastForeignRefresh.at), evidence: s.lastForeignRefresh.evidence }
+      : null,
   }
 }
 

@@ -60,7 +60,12 @@ export function registerTokenRoutes(app: BrokerApp, deps: RouteDeps): void {
     const { appid } = c.req.valid('param')
     const body = c.req.valid('json')
     authorizeApp(c, deps, appid, 'token:invalidate')
-    const result = await deps.engine.invalidate(appid, body.access_token, body.errcode)
+    const result = await deps.engine.invalidate(
+      appid,
+      body.access_token,
+      body.errcode,
+      c.get('client')?.name
+    )
     return c.json(
       { refreshed: result.refreshed, reason: result.reason, ...tokenJson(result.token) },
       200
