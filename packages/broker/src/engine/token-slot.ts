@@ -661,11 +661,14 @@ export class TokenSlot {
     const { reason } = request
     const now = this.deps.clock.now()
     if (error instanceof EngineError) {
-      // A guard refused (stable force_refresh limits), before or after asking WeChat.
+      // A guard refused (the stable force_refresh limits), before or after asking WeChat. Not a
+      // failure of the app: its quota block says so (forceRefresh), lastError stays as it was.
       if (error.code === 'quota_exhausted') this.emitRefresh(reason, 'quota_exhausted', started)
       if (error.wechat) {
-        this.lastError = { ...error.wechat, at: now }
-        this.publish(now)
+        this.deps.logger.warn(
+          { appid: this.appid, kind: this.kind, limit: error.limit, errcode: error.wechat.errcode },
+          'WeChat refused force_refresh: its daily limit is used up; normal refreshes continue'
+        )
       }
       return error
     }
