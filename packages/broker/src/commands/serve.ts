@@ -1,7 +1,7 @@
 import { ConfigError, loadConfig, type BrokerConfig } from '../config/load.js'
-import { guardSecretsOf, reportFatal } from '../fatal-error.js'
-import { createLogger } from '../logger.js'
-import { listenBroker, type RunningBroker } from '../server.js'
+import { guardSecretsOf, reportFatal } from './fatal-error.js'
+import { createLogger } from '../observability/logger.js'
+import { listenBroker, type RunningBroker } from '../server/server.js'
 
 /**
  * Stops gracefully on SIGTERM, SIGINT or SIGHUP, then exits 0; a second signal or a stuck stop

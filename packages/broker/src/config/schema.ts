@@ -162,7 +162,7 @@ const metrics = z
   })
   .strict()
 
-// Limits of the node:http server (src/http-server.ts). Node's own defaults let a slow client hold
+// Limits of the node:http server (src/server/http-server.ts). Node's own defaults let a slow client hold
 // a request open for 5 minutes and leave connections uncapped.
 export const HTTP_DEFAULTS = Object.freeze({
   bodyLimitBytes: 16 * 1024,

@@ -1,6 +1,6 @@
 import { OpenAPIHono } from '@hono/zod-openapi'
 import type { z } from 'zod'
-import { scrubSecrets, type BrokerLogger } from '../logger.js'
+import { scrubSecrets, type BrokerLogger } from '../observability/logger.js'
 import { accessLog } from './access-log.js'
 import { allowedMethods } from './allowed-methods.js'
 import type { BrokerApp, RouteDeps } from './deps.js'

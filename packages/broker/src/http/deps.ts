@@ -4,7 +4,7 @@ import type { Registry } from 'prom-client'
 import type { BrokerConfig } from '../config/load.js'
 import type { Scope } from '../config/schema.js'
 import type { TokenEngine } from '../engine/types.js'
-import type { BrokerMetrics } from '../metrics.js'
+import type { BrokerMetrics } from '../observability/metrics.js'
 import { assertAppAllowed, type Authenticator } from './auth.js'
 import type { BrokerEnv } from './env.js'
 

@@ -1,7 +1,7 @@
 import { pino } from 'pino'
-import type { CounterSeries, HistogramSeries } from '../hot-metrics.js'
-import type { BrokerLogger } from '../logger.js'
-import type { BrokerMetrics } from '../metrics.js'
+import type { CounterSeries, HistogramSeries } from '../observability/hot-metrics.js'
+import type { BrokerLogger } from '../observability/logger.js'
+import type { BrokerMetrics } from '../observability/metrics.js'
 
 /** One answered request, as the access line and the HTTP metrics see it. */
 export interface RequestRecord {

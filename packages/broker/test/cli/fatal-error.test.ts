@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest'
 import { buildConfig, sha256 } from '../../src/config/load.js'
-import { describeFatal, guardSecretsOf } from '../../src/fatal-error.js'
+import { describeFatal, guardSecretsOf } from '../../src/commands/fatal-error.js'
 
-// The one line an uncaught error becomes (src/fatal-error.ts); the process-level handlers around
+// The one line an uncaught error becomes (src/commands/fatal-error.ts); the process-level handlers around
 // it are driven through the real CLI in serve-lifecycle.test.ts.
 
 const SECRET = 'fatal-app-secret-3f9a'

@@ -19,7 +19,7 @@ import { rawRequest, type RawResponse } from '../support/raw-http.js'
 // where it does not belong, and the broker must still serve a plain token GET afterwards.
 //
 // Requests stay well-formed HTTP/1.1: what Node's parser itself refuses (bad framing, oversized
-// headers) never reaches the app and is the server's concern (src/server.ts). FUZZ_RUNS and
+// headers) never reaches the app and is the server's concern (src/server/server.ts). FUZZ_RUNS and
 // FUZZ_SEED replay or lengthen a run.
 
 const RUNS = Number(process.env.FUZZ_RUNS ?? 1200)

@@ -3,8 +3,8 @@ import { parsePrometheus } from '@wxbroker/testkit'
 import { describe, expect, it } from 'vitest'
 import type { TokenEngine } from '../../src/engine/types.js'
 import { requestRecorder, type RequestRecord } from '../../src/http/request-record.js'
-import { createLogger } from '../../src/logger.js'
-import { createMetrics } from '../../src/metrics.js'
+import { createLogger } from '../../src/observability/logger.js'
+import { createMetrics } from '../../src/observability/metrics.js'
 
 // The access line is formatted by hand for speed; it must stay what pino itself writes.
 

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { buildConfig } from '../../src/config/load.js'
 import { APP1, KEYS, startHarness, type Harness } from '../support/harness.js'
 
-// The node:http server's limits (src/http-server.ts), with small configured values so each case
+// The node:http server's limits (src/server/http-server.ts), with small configured values so each case
 // takes a second or less: a slowloris client, a slow body, an idle keep-alive connection, a chunked
 // body above the body limit, a connection above the cap; and Node's own 431/400 in the envelope.
 

@@ -4,10 +4,10 @@ import { startSimulator, type Simulator } from '@wxbroker/wechat-sim'
 import { startRedis, type RedisServer } from '@wxbroker/testkit'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { buildConfig } from '../../src/config/load.js'
-import { createLogger } from '../../src/logger.js'
-import { listenBroker, type RunningBroker } from '../../src/server.js'
+import { createLogger } from '../../src/observability/logger.js'
+import { listenBroker, type RunningBroker } from '../../src/server/server.js'
 
-// The broker listens before its engine has started (src/starting-engine.ts): meanwhile /readyz is
+// The broker listens before its engine has started (src/server/starting-engine.ts): meanwhile /readyz is
 // 503 `starting`, and a token reader waits for the start like a cold start, up to its bound. The
 // store is a real Redis behind a TCP proxy that holds each connection back, or a server that never
 // answers at all.

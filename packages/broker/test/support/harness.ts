@@ -1,8 +1,8 @@
 import { startSimulator, type SimAppInit, type Simulator } from '@wxbroker/wechat-sim'
 import { buildConfig, sha256 } from '../../src/config/load.js'
 import type { Scope } from '../../src/config/schema.js'
-import { createLogger } from '../../src/logger.js'
-import { startBroker, type RunningBroker } from '../../src/server.js'
+import { createLogger } from '../../src/observability/logger.js'
+import { startBroker, type RunningBroker } from '../../src/server/server.js'
 
 // A real simulator and a real broker (real engine, in-memory store) on 127.0.0.1:0, with every
 // log line captured so tests can assert on them.

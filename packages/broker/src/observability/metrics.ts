@@ -1,6 +1,6 @@
 import { Counter, Gauge, Histogram, collectDefaultMetrics } from 'prom-client'
 import type { Registry } from 'prom-client'
-import type { AppConfig, EngineEvents, TokenEngine, TokenKind } from './engine/types.js'
+import type { AppConfig, EngineEvents, TokenEngine, TokenKind } from '../engine/types.js'
 import {
   HotCounter,
   HotHistogram,

@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util'
-import { checkConfigCommand } from './commands/check-config.js'
-import { hashKeyCommand } from './commands/hash-key.js'
-import { serveCommand } from './commands/serve.js'
+import { checkConfigCommand } from './check-config.js'
+import { hashKeyCommand } from './hash-key.js'
+import { serveCommand } from './serve.js'
 
 const USAGE = `usage: wxbroker <command> [options]
 

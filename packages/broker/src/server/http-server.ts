@@ -1,8 +1,8 @@
 import { createServer, maxHeaderSize, type RequestListener, type Server } from 'node:http'
 import type { Socket } from 'node:net'
-import type { BrokerConfig } from './config/load.js'
-import { errorBody, type ApiErrorCode } from './http/errors.js'
-import type { BrokerLogger } from './logger.js'
+import type { BrokerConfig } from '../config/load.js'
+import { errorBody, type ApiErrorCode } from '../http/errors.js'
+import type { BrokerLogger } from '../observability/logger.js'
 
 export type HttpLimits = Pick<
   BrokerConfig['http'],

@@ -1,4 +1,4 @@
-import type { EngineEvents, TokenEngine } from './engine/types.js'
+import type { EngineEvents, TokenEngine } from '../engine/types.js'
 import type { BrokerLogger } from './logger.js'
 
 // The engine logs its own refreshes, failures and quota exhaustion. This adds the events it only

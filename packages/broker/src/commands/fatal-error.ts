@@ -1,7 +1,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto'
 import { writeSync } from 'node:fs'
-import type { BrokerConfig } from './config/load.js'
-import { maskUrlCredentialsIn, scrubSecrets } from './logger.js'
+import type { BrokerConfig } from '../config/load.js'
+import { maskUrlCredentialsIn, scrubSecrets } from '../observability/logger.js'
 
 // "No uncaught error may print a config value." Errors are written never to carry a secret; this
 // is the net under that rule for what escapes anyway (a library that puts its input in a message,

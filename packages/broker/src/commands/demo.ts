@@ -1,11 +1,11 @@
 import { randomBytes } from 'node:crypto'
 import { pino } from 'pino'
 import { startSimulator } from '@wxbroker/wechat-sim'
-import { exitOnSignals } from './commands/serve.js'
-import { generateKey } from './commands/hash-key.js'
-import { buildConfig, sha256 } from './config/load.js'
-import { createLogger } from './logger.js'
-import { startBroker } from './server.js'
+import { exitOnSignals } from './serve.js'
+import { generateKey } from './hash-key.js'
+import { buildConfig, sha256 } from '../config/load.js'
+import { createLogger } from '../observability/logger.js'
+import { startBroker } from '../server/server.js'
 
 export const DEMO_APPID = 'wxdeadbeefcafe0001'
 export const DEMO_LOGIN_CODES = ['demo-code-1', 'demo-code-2', 'demo-code-3']

@@ -8,7 +8,7 @@ import {
   type Readiness,
   type ServedToken,
   type TokenEngine,
-} from './engine/types.js'
+} from '../engine/types.js'
 
 /**
  * The engine as the HTTP routes see it while it starts. The server binds its port before the
