@@ -1,6 +1,7 @@
-import { createHash, timingSafeEqual } from 'node:crypto'
 import { writeSync } from 'node:fs'
 import type { BrokerConfig } from '../config/load.js'
+import { digestMatches } from '../policy/authenticator.js'
+import { sha256 } from '../config/key-digest.js'
 import { maskUrlCredentialsIn, scrubSecrets } from '../observability/logger.js'
 
 // "No uncaught error may print a config value." Errors are written never to carry a secret; this
@@ -84,6 +85,6 @@ function urlPasswords(url: string): string[] {
 
 function isClientKey(word: string): boolean {
   if (word.length < MIN_KEY_LENGTH || keyHashes.length === 0) return false
-  const digest = createHash('sha256').update(word, 'utf8').digest()
-  return keyHashes.some((hash) => hash.length === digest.length && timingSafeEqual(hash, digest))
+  const digest = sha256(word)
+  return keyHashes.some((hash) => digestMatches(digest, hash))
 }

@@ -1,11 +1,10 @@
 import type { OpenAPIHono } from '@hono/zod-openapi'
-import type { Context } from 'hono'
 import type { Registry } from 'prom-client'
 import type { BrokerConfig } from '../config/load.js'
-import type { Scope } from '../config/schema.js'
 import type { TokenEngine } from '../engine/types.js'
 import type { BrokerMetrics } from '../observability/metrics.js'
-import { assertAppAllowed, type Authenticator } from './auth.js'
+import type { AccessPolicy } from '../policy/access-policy.js'
+import type { Authenticator } from '../policy/authenticator.js'
 import type { BrokerEnv } from './env.js'
 
 /** What route modules get; routes stay thin: validate, authorize, call the engine, respond. */
@@ -13,6 +12,8 @@ export interface RouteDeps {
   config: BrokerConfig
   engine: TokenEngine
   auth: Authenticator
+  /** Who may do what with which app (src/policy/access-policy.ts). */
+  policy: AccessPolicy
   metrics: BrokerMetrics
   registry: Registry
   now: () => number
@@ -21,14 +22,3 @@ export interface RouteDeps {
 }
 
 export type BrokerApp = OpenAPIHono<BrokerEnv>
-
-/** 403 unless the authenticated client may use `appid`; counts the authorized request. */
-export function authorizeApp(
-  c: Context<BrokerEnv>,
-  deps: RouteDeps,
-  appid: string,
-  scope: Scope
-): void {
-  const client = assertAppAllowed(c.get('client'), appid)
-  deps.metrics.countClientRequest(client.name, appid, scope)
-}

@@ -1,7 +1,7 @@
 import { createHmac } from 'node:crypto'
 import type { ClientConfig } from '../config/load.js'
 import type { AppConfig } from '../engine/types.js'
-import { digestMatches } from './auth.js'
+import { digestMatches } from '../policy/authenticator.js'
 
 // The status page's sign-in (statusPage.requireAdmin): a browser cannot send a bearer key, so an
 // admin key typed into a form buys a short-lived cookie. The cookie holds no key, only

@@ -1,14 +1,20 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { ServedToken } from '../engine/types.js'
-import { bearerToken, clientMayUseApp } from './auth.js'
+import { APPID_PATTERN } from '../config/schema.js'
+import { bearerToken } from '../policy/authenticator.js'
 import type { RouteDeps } from './deps.js'
 import { resolveRequestId } from './request-id.js'
 import type { RecordRequest } from './request-record.js'
 import { tokenJson } from './schemas.js'
 
+import { ROUTES } from './routes/paths.js'
+
 /** The one route the hot path serves, as Hono names it (the access log and metrics label). */
-export const TOKEN_ROUTE = '/v1/apps/{appid}/token'
-const TOKEN_PATH = /^\/v1\/apps\/(wx[0-9a-f]{16})\/token$/
+export const TOKEN_ROUTE = ROUTES.token
+/** That route with a well-formed appid, built from the route name and the one appid pattern. */
+const TOKEN_PATH = new RegExp(
+  `^${TOKEN_ROUTE.replace('{appid}', `(${APPID_PATTERN.source.replace(/^\^|\$$/g, '')})`)}$`
+)
 
 /** Returns true when it answered the request; false leaves it, untouched, to the Hono app. */
 export type FastPath = (req: IncomingMessage, res: ServerResponse) => boolean
@@ -45,16 +51,19 @@ export function tokenFastPath(deps: RouteDeps, record: RecordRequest): FastPath 
     if (req.method !== 'GET' || req.url === undefined) return false
     const appid = TOKEN_PATH.exec(req.url)?.[1]
     if (appid === undefined) return false
-    const key = bearerToken(req.headers.authorization)
-    const client = key === undefined ? undefined : deps.auth.identify(key)
-    if (!client?.scopes.has('token:read') || !clientMayUseApp(client, appid)) return false
     const token = deps.engine.peekToken(appid)
     if (token === undefined) return false
+    const decision = deps.policy.authorize(
+      bearerToken(req.headers.authorization),
+      'token:read',
+      appid
+    )
+    if (!decision.ok) return false
+    const client = decision.client
 
     const given = req.headers['x-request-id']
     const requestId = resolveRequestId(typeof given === 'string' ? given : undefined)
     const body = bodyFor(token)
-    deps.metrics.countClientRequest(client.name, appid, 'token:read')
     res.writeHead(200, {
       'content-type': 'application/json',
       'cache-control': 'no-store',

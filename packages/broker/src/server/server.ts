@@ -7,7 +7,8 @@ import { createEngine, systemClock } from '../engine/index.js'
 import type { Clock, EngineOptions, TokenEngine } from '../engine/types.js'
 import { createApp } from '../http/app.js'
 import { requestErrorResponse } from '../http/errors.js'
-import { Authenticator } from '../http/auth.js'
+import { AccessPolicy } from '../policy/access-policy.js'
+import { Authenticator } from '../policy/authenticator.js'
 import type { BrokerApp, RouteDeps } from '../http/deps.js'
 import { requestRecorder } from '../http/request-record.js'
 import { tokenFastPath, type FastPath } from '../http/token-fast-path.js'
@@ -57,10 +58,14 @@ export function buildBroker(config: BrokerConfig, opts: StartBrokerOptions = {})
   })
   const metrics = createMetrics({ registry, engine, apps: config.apps, now: () => clock.now() })
   const unfollow = followEngineEvents(engine, logger)
+  const auth = new Authenticator(config.clients)
   const deps: RouteDeps = {
     config,
     engine,
-    auth: new Authenticator(config.clients),
+    auth,
+    policy: new AccessPolicy(auth, (client, appid, scope) =>
+      metrics.countClientRequest(client, appid, scope)
+    ),
     metrics,
     registry,
     now: () => clock.now(),

@@ -1,7 +1,8 @@
 import { createRoute } from '@hono/zod-openapi'
 import type { AppStatus } from '../../engine/types.js'
-import { clientMayUseApp, requireScope } from '../auth.js'
+import { requireScope } from '../access.js'
 import type { BrokerApp, RouteDeps } from '../deps.js'
+import { ROUTES } from './paths.js'
 import { AppsBody, errorResponses } from '../schemas.js'
 
 const iso = (ms: number): string => new Date(ms).toISOString()
@@ -47,10 +48,10 @@ export function appStatusJson(s: AppStatus, now: number) {
 export function registerAppsRoutes(app: BrokerApp, deps: RouteDeps): void {
   const route = createRoute({
     method: 'get',
-    path: '/v1/apps',
+    path: ROUTES.apps,
     summary: 'Status of every app this admin key may see (scope admin); never a token or secret',
     security: [{ bearer: [] }],
-    middleware: [requireScope(deps.auth, 'admin')] as const,
+    middleware: [requireScope(deps.policy, 'admin')] as const,
     responses: {
       200: { description: 'Per-app status', content: { 'application/json': { schema: AppsBody } } },
       ...errorResponses(401, 403),
@@ -61,9 +62,9 @@ export function registerAppsRoutes(app: BrokerApp, deps: RouteDeps): void {
     const now = deps.now()
     const apps = deps.engine
       .status()
-      .filter((s) => client !== undefined && clientMayUseApp(client, s.appid))
+      .filter((s) => client !== undefined && deps.policy.mayUse(client, s.appid))
       .map((s) => appStatusJson(s, now))
-    if (client) deps.metrics.countClientRequest(client.name, '*', 'admin')
+    if (client) deps.policy.countListing(client, 'admin')
     return c.json({ apps }, 200)
   })
 }

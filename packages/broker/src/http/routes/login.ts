@@ -1,16 +1,16 @@
 import { createRoute } from '@hono/zod-openapi'
 import { EngineError } from '../../engine/types.js'
-import { requireScope } from '../auth.js'
+import { appScoped } from '../access.js'
 import { limitBody } from '../body-limit.js'
 import type { BrokerApp, RouteDeps } from '../deps.js'
-import { authorizeApp } from '../deps.js'
+import { ROUTES } from './paths.js'
 import { fromLoginError } from '../errors.js'
 import { AppidParams, LoginBody, LoginRequest, errorResponses } from '../schemas.js'
 
 export function registerLoginRoutes(app: BrokerApp, deps: RouteDeps): void {
   const route = createRoute({
     method: 'post',
-    path: '/v1/apps/{appid}/jscode2session',
+    path: ROUTES.login,
     summary:
       'Exchange a wx.login code for openid and session_key (scope login); the secret stays here',
     description:
@@ -18,7 +18,7 @@ export function registerLoginRoutes(app: BrokerApp, deps: RouteDeps): void {
       '45011 → 429 rate_limited (Retry-After 60), -1 and any other errcode → 502 wechat_error.',
     security: [{ bearer: [] }],
     middleware: [
-      requireScope(deps.auth, 'login'),
+      ...appScoped(deps.policy, 'login'),
       limitBody(deps.config.http.bodyLimitBytes),
     ] as const,
     request: {
@@ -33,7 +33,6 @@ export function registerLoginRoutes(app: BrokerApp, deps: RouteDeps): void {
   app.openapi(route, async (c) => {
     const { appid } = c.req.valid('param')
     const { js_code } = c.req.valid('json')
-    authorizeApp(c, deps, appid, 'login')
     try {
       const s = await deps.engine.code2Session(appid, js_code)
       return c.json(

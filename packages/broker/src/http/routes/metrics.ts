@@ -1,6 +1,5 @@
-import { createHash } from 'node:crypto'
 import { createRoute, z } from '@hono/zod-openapi'
-import { bearerToken, digestMatches } from '../auth.js'
+import { Authenticator, bearerToken } from '../../policy/authenticator.js'
 import type { BrokerApp, RouteDeps } from '../deps.js'
 import { ApiError } from '../errors.js'
 import { errorResponses } from '../schemas.js'
@@ -23,8 +22,7 @@ export function registerMetricsRoute(app: BrokerApp, deps: RouteDeps): void {
   app.openapi(route, async (c) => {
     if (keyHash) {
       const key = bearerToken(c.req.header('authorization'))
-      const digest = key === undefined ? undefined : createHash('sha256').update(key).digest()
-      if (!digest || !digestMatches(digest, keyHash)) {
+      if (key === undefined || !Authenticator.matches(key, keyHash)) {
         throw new ApiError(401, 'unauthorized', 'the metrics endpoint needs its bearer key')
       }
     }

@@ -2,7 +2,7 @@ import type { Context } from 'hono'
 import { deleteCookie, getCookie, setCookie } from 'hono/cookie'
 import type { ContentfulStatusCode } from 'hono/utils/http-status'
 import type { ClientConfig } from '../../config/load.js'
-import { clientMayUseApp, requireScope } from '../auth.js'
+import { requireScope } from '../access.js'
 import { limitBody } from '../body-limit.js'
 import type { BrokerApp, RouteDeps } from '../deps.js'
 import type { BrokerEnv } from '../env.js'
@@ -25,7 +25,7 @@ export function registerStatusPage(app: BrokerApp, deps: RouteDeps): void {
   const page = (c: Context<BrokerEnv>, client?: ClientConfig, signedIn = false) => {
     const statuses = deps.engine
       .status()
-      .filter((s) => client === undefined || clientMayUseApp(client, s.appid))
+      .filter((s) => client === undefined || deps.policy.mayUse(client, s.appid))
     return c.html(
       renderStatusPage(
         statuses,
@@ -41,7 +41,7 @@ export function registerStatusPage(app: BrokerApp, deps: RouteDeps): void {
   }
 
   const sessions = statusSessions(deps.config.apps, deps.config.clients)
-  const bearer = requireScope(deps.auth, 'admin')
+  const bearer = requireScope(deps.policy, 'admin')
   const form = (c: Context<BrokerEnv>, status: ContentfulStatusCode, message?: string) =>
     c.html(renderLoginPage(message), status)
   const cookieOptions = (c: Context<BrokerEnv>) =>

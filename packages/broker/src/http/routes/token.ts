@@ -1,8 +1,8 @@
 import { createRoute } from '@hono/zod-openapi'
-import { requireScope } from '../auth.js'
+import { appScoped } from '../access.js'
 import { limitBody } from '../body-limit.js'
 import type { BrokerApp, RouteDeps } from '../deps.js'
-import { authorizeApp } from '../deps.js'
+import { ROUTES } from './paths.js'
 import {
   AppidParams,
   InvalidateBody,
@@ -20,10 +20,10 @@ const json = <T>(schema: T, description: string) => ({
 export function registerTokenRoutes(app: BrokerApp, deps: RouteDeps): void {
   const getToken = createRoute({
     method: 'get',
-    path: '/v1/apps/{appid}/token',
+    path: ROUTES.token,
     summary: 'Current access token (scope token:read)',
     security: [{ bearer: [] }],
-    middleware: [requireScope(deps.auth, 'token:read')] as const,
+    middleware: appScoped(deps.policy, 'token:read'),
     request: { params: AppidParams },
     responses: {
       200: json(TokenBody, 'The current token and how long it may be used'),
@@ -32,19 +32,18 @@ export function registerTokenRoutes(app: BrokerApp, deps: RouteDeps): void {
   })
   app.openapi(getToken, async (c) => {
     const { appid } = c.req.valid('param')
-    authorizeApp(c, deps, appid, 'token:read')
     const token = await deps.engine.getToken(appid)
     return c.json(tokenJson(token), 200)
   })
 
   const invalidate = createRoute({
     method: 'post',
-    path: '/v1/apps/{appid}/token/invalidate',
+    path: ROUTES.invalidate,
     summary:
       'Report a token WeChat rejected (40001/40014/42001); refreshes only if it is still current',
     security: [{ bearer: [] }],
     middleware: [
-      requireScope(deps.auth, 'token:invalidate'),
+      ...appScoped(deps.policy, 'token:invalidate'),
       limitBody(deps.config.http.bodyLimitBytes),
     ] as const,
     request: {
@@ -59,7 +58,6 @@ export function registerTokenRoutes(app: BrokerApp, deps: RouteDeps): void {
   app.openapi(invalidate, async (c) => {
     const { appid } = c.req.valid('param')
     const body = c.req.valid('json')
-    authorizeApp(c, deps, appid, 'token:invalidate')
     const result = await deps.engine.invalidate(
       appid,
       body.access_token,
@@ -74,10 +72,10 @@ export function registerTokenRoutes(app: BrokerApp, deps: RouteDeps): void {
 
   const refresh = createRoute({
     method: 'post',
-    path: '/v1/apps/{appid}/token/refresh',
+    path: ROUTES.refresh,
     summary: 'Forced refresh (scope admin); still subject to quota and cooldown guards',
     security: [{ bearer: [] }],
-    middleware: [requireScope(deps.auth, 'admin')] as const,
+    middleware: appScoped(deps.policy, 'admin'),
     request: { params: AppidParams },
     responses: {
       200: json(TokenBody, 'The new token'),
@@ -86,7 +84,6 @@ export function registerTokenRoutes(app: BrokerApp, deps: RouteDeps): void {
   })
   app.openapi(refresh, async (c) => {
     const { appid } = c.req.valid('param')
-    authorizeApp(c, deps, appid, 'admin')
     const token = await deps.engine.refresh(appid)
     return c.json(tokenJson(token), 200)
   })

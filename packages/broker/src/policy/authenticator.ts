@@ -1,9 +1,6 @@
-import { hash, timingSafeEqual } from 'node:crypto'
-import type { MiddlewareHandler } from 'hono'
+import { timingSafeEqual } from 'node:crypto'
 import type { ClientConfig } from '../config/load.js'
-import type { Scope } from '../config/schema.js'
-import type { BrokerEnv } from './env.js'
-import { ApiError } from './errors.js'
+import { sha256 } from '../config/key-digest.js'
 
 // Bearer keys are kept only as SHA-256 digests. A presented key is hashed once and compared with
 // every client's digest in constant time (no early exit), so neither timing nor the error says
@@ -33,7 +30,7 @@ export class Authenticator {
   identify(key: string): ClientConfig | undefined {
     const cached = this.known.get(key)
     if (cached) return cached
-    const digest = hash('sha256', key, 'buffer')
+    const digest = sha256(key)
     let found: ClientConfig | undefined
     for (const client of this.clients) {
       if (digestMatches(digest, client.keyHash) && found === undefined) found = client
@@ -41,37 +38,9 @@ export class Authenticator {
     if (found) this.known.set(key, found)
     return found
   }
-}
 
-/** 401 unless a known bearer key is presented; 403 unless its client holds `scope`. */
-export function requireScope(auth: Authenticator, scope: Scope): MiddlewareHandler<BrokerEnv> {
-  return async (c, next) => {
-    const key = bearerToken(c.req.header('authorization'))
-    if (key === undefined) {
-      throw new ApiError(
-        401,
-        'unauthorized',
-        'missing bearer key; send Authorization: Bearer <client key>'
-      )
-    }
-    const client = auth.identify(key)
-    if (!client) throw new ApiError(401, 'unauthorized', 'unknown client key')
-    c.set('client', client)
-    if (!client.scopes.has(scope)) {
-      throw new ApiError(403, 'forbidden', `this key does not have the ${scope} scope`)
-    }
-    await next()
+  /** Whether `key` is the single key whose digest is `stored` (a key outside the client list). */
+  static matches(key: string, stored: Buffer): boolean {
+    return digestMatches(sha256(key), stored)
   }
-}
-
-export function clientMayUseApp(client: ClientConfig, appid: string): boolean {
-  return client.apps === null || client.apps.has(appid)
-}
-
-/** 403 unless the authenticated client may use this appid (checked before the app's existence). */
-export function assertAppAllowed(client: ClientConfig | undefined, appid: string): ClientConfig {
-  if (!client || !clientMayUseApp(client, appid)) {
-    throw new ApiError(403, 'forbidden', 'this key is not allowed to use this app')
-  }
-  return client
 }
