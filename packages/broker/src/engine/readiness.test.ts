@@ -42,7 +42,7 @@ const reasons = (view: Parameters<typeof assessReadiness>[0]) =>
 describe('assessReadiness (design §3.7)', () => {
   it('ready and nothing degraded when the store is up and every app has a token', () => {
     expect(
-      assessReadiness({ started: true, storeUp: true, now: NOW, apps: [app(A), app(B)] })
+      assessReadiness({ phase: 'started', storeUp: true, now: NOW, apps: [app(A), app(B)] })
     ).toEqual({
       ready: true,
       storeUp: true,
@@ -52,19 +52,21 @@ describe('assessReadiness (design §3.7)', () => {
   })
 
   it('a store outage degrades but keeps the replica ready while every app has a token', () => {
-    expect(assessReadiness({ started: true, storeUp: false, now: NOW, apps: [app(A)] })).toEqual({
-      ready: true,
-      storeUp: false,
-      reasons: [],
-      degradations: [
-        { reason: 'store_unreachable', message: 'store unreachable', blocking: false },
-      ],
-    })
+    expect(assessReadiness({ phase: 'started', storeUp: false, now: NOW, apps: [app(A)] })).toEqual(
+      {
+        ready: true,
+        storeUp: false,
+        reasons: [],
+        degradations: [
+          { reason: 'store_unreachable', message: 'store unreachable', blocking: false },
+        ],
+      }
+    )
   })
 
   it('an app without a token makes it not ready, naming the app', () => {
     const r = assessReadiness({
-      started: true,
+      phase: 'started',
       storeUp: false,
       now: NOW,
       apps: [app(A, { expiresIn: null }), app(B, { expiresIn: null, state: 'cold' })],
@@ -79,14 +81,14 @@ describe('assessReadiness (design §3.7)', () => {
   })
 
   it('not ready before the engine has started', () => {
-    const r = assessReadiness({ started: false, storeUp: true, now: NOW, apps: [] })
+    const r = assessReadiness({ phase: 'new', storeUp: true, now: NOW, apps: [] })
     expect(r).toMatchObject({ ready: false, reasons: ['engine not started'] })
     expect(r.degradations.map((d) => d.reason)).toEqual(['not_started'])
   })
 
   it('a failing app and a tight quota degrade without making it unready', () => {
     const r = assessReadiness({
-      started: true,
+      phase: 'started',
       storeUp: true,
       now: NOW,
       apps: [
@@ -121,7 +123,7 @@ describe('assessReadiness (design §3.7)', () => {
 
   it('a rejected secret and a recent foreign refresh degrade without making it unready', () => {
     const r = assessReadiness({
-      started: true,
+      phase: 'started',
       storeUp: true,
       now: NOW,
       apps: [
@@ -136,7 +138,7 @@ describe('assessReadiness (design §3.7)', () => {
     ])
     // Ten minutes on, the foreign refresh is history (it stays in /v1/apps).
     const later = assessReadiness({
-      started: true,
+      phase: 'started',
       storeUp: true,
       now: NOW + 11 * 60_000,
       apps: [app(B, { lastForeignRefresh: { at: NOW - 60_000, evidence: 'count_drift' } })],
@@ -147,7 +149,7 @@ describe('assessReadiness (design §3.7)', () => {
   it("WeChat's own daily limit (45009) counts as an exhausted quota", () => {
     expect(
       reasons({
-        started: true,
+        phase: 'started',
         storeUp: true,
         now: NOW,
         apps: [app(A, { state: 'quota_exhausted' })],
@@ -157,7 +159,7 @@ describe('assessReadiness (design §3.7)', () => {
 
   it('never puts an error message from WeChat into a reason (only the errcode)', () => {
     const r = assessReadiness({
-      started: true,
+      phase: 'started',
       storeUp: true,
       now: NOW,
       apps: [app(A, { state: 'failing', lastError: { errcode: -1, errmsg: 'secret?', at: 0 } })],

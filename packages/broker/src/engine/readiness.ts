@@ -8,7 +8,8 @@ import type { AppStatus, Degradation, Readiness } from './types.js'
 
 /** What readiness is judged on: plain state, read synchronously from memory. */
 export interface ReplicaView {
-  started: boolean
+  /** The engine's life: readers wait while it is starting. */
+  phase: 'new' | 'starting' | 'started' | 'stopped'
   storeUp: boolean
   apps: readonly AppStatus[]
   /** The engine's clock: "just detected" is measured against it. */
@@ -21,7 +22,8 @@ type Check<T> = (subject: T, now: number) => Degradation | null
 export const FOREIGN_REFRESH_SHOWN_MS = 10 * 60_000
 
 const REPLICA_CHECKS: readonly Check<ReplicaView>[] = [
-  (v) => (v.started ? null : replica('not_started', 'engine not started', true)),
+  (v) => (v.phase === 'new' ? replica('not_started', 'engine not started', true) : null),
+  (v) => (v.phase === 'starting' ? replica('starting', 'starting', true) : null),
   (v) => (v.storeUp ? null : replica('store_unreachable', 'store unreachable', false)),
 ]
 

@@ -20,6 +20,7 @@ import {
   type Logger,
   type Readiness,
   type ServedToken,
+  type TokenCheck,
   type TokenEngine,
 } from './types.js'
 import { WeChatApi } from './wechat-api.js'
@@ -59,8 +60,10 @@ class Engine extends EventEmitter implements TokenEngine {
   private readonly clock: Clock
   private readonly syncIntervalMs: number
   private syncTimer: NodeJS.Timeout | undefined
-  private started = false
-  private stopped = false
+  /** new → starting → started; stopped at any point. Readers wait while it is starting. */
+  private phase: 'new' | 'starting' | 'started' | 'stopped' = 'new'
+  private starting: Promise<void> = Promise.resolve()
+  private readonly coldStartTimeoutMs: number
 
   constructor(options: EngineOptions) {
     super()
@@ -99,11 +102,19 @@ class Engine extends EventEmitter implements TokenEngine {
     }
     this.appids = [...this.slots.keys()]
     this.syncIntervalMs = tuning.syncIntervalMs
+    this.coldStartTimeoutMs = options.coldStartTimeoutMs ?? 10_000
   }
 
-  async start(): Promise<void> {
-    if (this.started) return
-    this.started = true
+  start(): Promise<void> {
+    if (this.phase !== 'new') return this.starting
+    this.phase = 'starting'
+    this.starting = this.run().then(() => {
+      if (this.phase === 'starting') this.phase = 'started'
+    })
+    return this.starting
+  }
+
+  private async run(): Promise<void> {
     this.store.onAnnounce((slotKey, record) => this.bySlotKey.get(slotKey)?.adopt(record))
     this.store.onIntent((slotKey, intent) => this.bySlotKey.get(slotKey)?.onIntent(intent))
     this.store.onUpChange((up) => {
@@ -112,18 +123,18 @@ class Engine extends EventEmitter implements TokenEngine {
     })
     await this.store.connect()
     // A stop during the start (a signal while the store connects) ends it: no refresh may begin.
-    if (this.stopped) return
+    if (this.stopped()) return
     this.emit('store', { up: this.store.isUp() } satisfies EngineEvents['store'])
     if (this.store.kind === 'memory') this.logger.warn({}, 'in-memory store: single instance only')
     await this.syncAll()
-    if (this.stopped) return
+    if (this.stopped()) return
     for (const slot of this.slots.values()) slot.start()
     this.syncTimer = setInterval(() => void this.syncAll(), this.syncIntervalMs)
     this.syncTimer.unref()
   }
 
   async stop(): Promise<void> {
-    this.stopped = true
+    this.phase = 'stopped'
     clearInterval(this.syncTimer)
     // Let refreshes in flight write their token, so no upstream call is wasted; but a slow WeChat
     // must not hold shutdown: after the drain window, requests in flight are aborted.
@@ -135,25 +146,43 @@ class Engine extends EventEmitter implements TokenEngine {
     await this.store.close()
   }
 
-  getToken(appid: string): Promise<ServedToken> {
-    return this.slot(appid).getToken()
+  async getToken(appid: string, opts: { minExpiresIn?: number } = {}): Promise<ServedToken> {
+    const slot = this.slot(appid)
+    await this.untilStarted()
+    return slot.getToken(opts.minExpiresIn)
+  }
+
+  tokenOwner(token: string): { appid: string; current: boolean } | undefined {
+    for (const slot of this.slots.values()) {
+      const known = slot.knows(token)
+      if (known) return { appid: slot.appid, current: known === 'current' }
+    }
+    return undefined
+  }
+
+  checkToken(appid: string, token: string): Promise<TokenCheck> {
+    return this.slot(appid).checkToken(token)
   }
 
   peekToken(appid: string): ServedToken | undefined {
     return this.slots.get(appid)?.serve() ?? undefined
   }
 
-  invalidate(
+  async invalidate(
     appid: string,
     accessToken: string,
     errcode?: number,
     reporter?: string
   ): Promise<InvalidateResult> {
-    return this.slot(appid).invalidate(accessToken, errcode, reporter)
+    const slot = this.slot(appid)
+    await this.untilStarted()
+    return slot.invalidate(accessToken, errcode, reporter)
   }
 
-  refresh(appid: string): Promise<ServedToken> {
-    return this.slot(appid).forceRefresh()
+  async refresh(appid: string): Promise<ServedToken> {
+    const slot = this.slot(appid)
+    await this.untilStarted()
+    return slot.forceRefresh()
   }
 
   async code2Session(appid: string, jsCode: string): Promise<Code2SessionResult> {
@@ -182,11 +211,38 @@ class Engine extends EventEmitter implements TokenEngine {
 
   readiness(): Readiness {
     return assessReadiness({
-      started: this.started,
+      phase: this.phase,
       storeUp: this.store.isUp(),
       apps: this.status(),
       now: this.clock.now(),
     })
+  }
+
+  /** A method, not a field test, so that checks after an await are not narrowed away. */
+  private stopped(): boolean {
+    return this.phase === 'stopped'
+  }
+
+  /**
+   * A request that arrives while the engine starts (the server listens first, see server.ts) waits
+   * for the start, as a reader waits for a first token, up to the cold-start bound.
+   */
+  private async untilStarted(): Promise<void> {
+    if (this.phase !== 'starting') return
+    let timer: NodeJS.Timeout | undefined
+    const late = new Promise<void>(
+      (resolve) => (timer = setTimeout(resolve, this.coldStartTimeoutMs))
+    )
+    try {
+      await Promise.race([this.starting.catch(() => undefined), late])
+    } finally {
+      clearTimeout(timer)
+    }
+    if (this.phase === 'starting') {
+      throw new EngineError('token_unavailable', 'the broker is still starting', {
+        retryAfterSeconds: 1,
+      })
+    }
   }
 
   private slot(appid: string): TokenSlot {

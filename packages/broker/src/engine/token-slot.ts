@@ -21,6 +21,7 @@ import {
   type RefreshResult,
   type SecretCheck,
   type ServedToken,
+  type TokenCheck,
   type TokenKind,
   type WeChatErrorInfo,
 } from './types.js'
@@ -29,6 +30,7 @@ import {
   WeChatError,
   WeChatTransportError,
   failureBackoffMs,
+  isTokenRejection,
   refusesThisReplica,
 } from './wechat-errors.js'
 
@@ -54,6 +56,8 @@ type Outcome =
 
 interface RefreshRequest {
   reason: RefreshReason
+  /** A scheduled refresh asked for before its jittered time (getToken's minExpiresIn). */
+  early?: boolean
   /** For reports and foreign refreshes: refresh only while this token is current. */
   expectToken?: string
   /** The client that reported, for its daily bound. */
@@ -66,6 +70,8 @@ function onDemand(reason: RefreshReason): boolean {
 }
 
 const MIN_SERVE_MS = 1000
+/** How long WeChat's verdict on a token is reused. */
+const CHECK_TTL_MS = 30_000
 const POLL_MS = 200
 
 /**
@@ -81,6 +87,9 @@ export class TokenSlot {
   /** Stable force_refresh calls today. */
   private readonly forced: DailyCounter
   private record: TokenRecord | null = null
+  private previous: { token: string; until: number } | null = null
+  /** WeChat's recent verdicts on presented tokens (checkToken). */
+  private readonly checks = new Map<string, { at: number; verdict: Promise<TokenCheck> }>()
   private jitterMs = 0
   private timer: unknown = undefined
   private foreignTimer: unknown = undefined
@@ -165,6 +174,12 @@ export class TokenSlot {
   /** Takes a record from the store or an announcement if it is newer than ours. */
   adopt(record: TokenRecord | null): boolean {
     if (!record || (this.record && record.generation <= this.record.generation)) return false
+    if (this.record) {
+      // WeChat keeps a replaced classic token `overlap` longer (a stable one to its own expiry
+      // when renewed in normal mode); readers may still present it meanwhile.
+      const until = Math.min(this.record.wechatExpiresAt, this.deps.clock.now() + this.overlapMs())
+      this.previous = { token: this.record.token, until }
+    }
     this.record = record
     const lead = this.kind === 'stable' ? this.overlapMs() * 0.1 : this.leadMs() * 0.1
     this.jitterMs = Math.random() * Math.min(this.deps.tuning.maxJitterSeconds * 1000, lead)
@@ -214,8 +229,48 @@ export class TokenSlot {
     }
   }
 
-  async getToken(): Promise<ServedToken> {
-    return this.serve() ?? this.obtain()
+  /**
+   * The token to serve; with `minExpiresIn`, a token that has less left is replaced first when its
+   * refresh is due (or, for a stable token, when WeChat would already hand out the next one), at
+   * once rather than at its jittered time. Otherwise, or if WeChat hands back the same token, the
+   * current one as it is.
+   */
+  async getToken(minExpiresIn?: number): Promise<ServedToken> {
+    const served = this.serve()
+    if (!served) return this.obtain()
+    if (minExpiresIn === undefined || served.expiresIn >= minExpiresIn || !this.renewable())
+      return served
+    const outcome = await this.refresh({ reason: 'scheduled', early: true }).catch(() => undefined)
+    if (outcome?.type === 'contended') {
+      await this.waitForChange(performance.now() + this.deps.coldStartTimeoutMs)
+    }
+    return this.serve() ?? served
+  }
+
+  /**
+   * Whether `token` is this slot's: the current record's, or the one before it while WeChat may
+   * still accept it (a classic token for `overlap` after its replacement, at most to its expiry).
+   */
+  knows(token: string): 'current' | 'previous' | undefined {
+    if (this.record?.token === token) return 'current'
+    const previous = this.previous
+    if (previous?.token === token && this.deps.clock.now() < previous.until) return 'previous'
+    return undefined
+  }
+
+  /** WeChat's verdict on `token`, asked once per token per CHECK_TTL_MS (see types.ts). */
+  checkToken(token: string): Promise<TokenCheck> {
+    const now = this.deps.clock.now()
+    for (const [t, c] of this.checks) if (now - c.at > CHECK_TTL_MS) this.checks.delete(t)
+    const known = this.checks.get(token)
+    if (known) return known.verdict
+    const verdict = this.deps.wechat.apiQuota(token, this.quota.api).then(
+      (): TokenCheck => 'valid',
+      (error: unknown): TokenCheck =>
+        error instanceof WeChatError && isTokenRejection(error.errcode) ? 'invalid' : 'unknown'
+    )
+    this.checks.set(token, { at: now, verdict })
+    return verdict
   }
 
   /** Compare-and-refresh; concurrent reports of one token share one answer. */
@@ -364,6 +419,18 @@ export class TokenSlot {
     return this.retiresBy !== null || this.deps.clock.now() >= this.plannedRefreshAt(record)
   }
 
+  /**
+   * Whether a replacement may be fetched now without retiring a token before the expires_in it was
+   * served with: the refresh is due, or (stable) WeChat's own renew window has begun.
+   */
+  private renewable(): boolean {
+    const record = this.record
+    if (!record || this.refreshDue()) return true
+    return (
+      this.kind === 'stable' && record.wechatExpiresAt - this.deps.clock.now() <= this.overlapMs()
+    )
+  }
+
   /** WeChat may retire the current record at `at`: serve it no longer than that and replace it now. */
   private noteRetirement(at: number): void {
     if (this.retiresBy !== null && this.retiresBy <= at) return
@@ -510,6 +577,7 @@ export class TokenSlot {
       case 'cold_start':
         return false
       case 'scheduled':
+        return this.refreshDue() || (request.early === true && this.renewable())
       case 'recovery':
         return this.refreshDue()
       case 'invalidated':

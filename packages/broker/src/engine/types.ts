@@ -158,6 +158,9 @@ export interface Degradation {
   blocking: boolean
 }
 
+/** WeChat's verdict on a token: `unknown` when WeChat could not be asked. */
+export type TokenCheck = 'valid' | 'invalid' | 'unknown'
+
 export interface Readiness {
   /** Can serve a valid token for every app now, whether or not the store is reachable. */
   ready: boolean
@@ -209,7 +212,23 @@ export interface TokenEngine {
   /** Stops timers, releases locks, closes store connections. */
   stop(): Promise<void>
   /** Never waits on a scheduled refresh; on a cold start waits (bounded) for the one upstream call. */
-  getToken(appid: string, opts?: { signal?: AbortSignal }): Promise<ServedToken>
+  getToken(
+    appid: string,
+    opts?: {
+      /**
+       * Answer with at least this many seconds of safe use when the refresh is due (it is then run
+       * at once, without jitter): stable-shaped answers of the gateway need 301.
+       */
+      minExpiresIn?: number
+    }
+  ): Promise<ServedToken>
+  /**
+   * The app whose token this is: the one served now (`current`), or the one before it while WeChat
+   * still accepts it. Undefined for a token this broker never served.
+   */
+  tokenOwner(token: string): { appid: string; current: boolean } | undefined
+  /** Whether WeChat accepts `token` now (one cheap call, remembered for a while per token). */
+  checkToken(appid: string, token: string): Promise<TokenCheck>
   /**
    * What getToken would answer at once, synchronously: the cached token if it is still safe to
    * serve, else undefined (unknown app, cold start, near expiry). For the HTTP hot path.

@@ -16,7 +16,6 @@ import { followEngineEvents } from '../observability/engine-log.js'
 import { createHttpServer } from './http-server.js'
 import { createLogger, type BrokerLogger } from '../observability/logger.js'
 import { createMetrics } from '../observability/metrics.js'
-import { StartingEngine } from './starting-engine.js'
 
 export interface StartBrokerOptions {
   logger?: BrokerLogger
@@ -85,7 +84,8 @@ export function buildBroker(config: BrokerConfig, opts: StartBrokerOptions = {})
  * Binds the port first, then starts the engine: a start that cannot listen (port in use, a host
  * that does not resolve, EACCES) fails before any store connection or upstream token call, so a
  * crash loop costs no quota. Resolves once listening; `started` settles when the engine has
- * started. Until then readiness says `starting` and token readers wait (see StartingEngine).
+ * started. Until then readiness says `starting` and token readers wait (the engine waits for its own
+ * start, up to the cold-start bound).
  */
 export async function listenBroker(
   config: BrokerConfig,
@@ -115,12 +115,11 @@ export async function listenBroker(
   )
 
   const startedAt = performance.now()
+  // Until it has started, readiness says `starting` and token readers wait (the engine's own rule).
   const started = engine.start().then(() => {
     if (deps.lifecycle.shuttingDown) return // a stop cut the start short
-    deps.engine = engine
     logger.info({ ms: Math.round(performance.now() - startedAt) }, 'engine started')
   })
-  deps.engine = new StartingEngine(engine, started, opts.engine?.coldStartTimeoutMs ?? 10_000)
 
   const drainTimeoutMs = opts.drainTimeoutMs ?? 5000
   let closing: Promise<void> | undefined

@@ -7,7 +7,7 @@ import { buildConfig } from '../../src/config/load.js'
 import { createLogger } from '../../src/observability/logger.js'
 import { listenBroker, type RunningBroker } from '../../src/server/server.js'
 
-// The broker listens before its engine has started (src/server/starting-engine.ts): meanwhile /readyz is
+// The broker listens before its engine has started (the engine waits for its own start): meanwhile /readyz is
 // 503 `starting`, and a token reader waits for the start like a cold start, up to its bound. The
 // store is a real Redis behind a TCP proxy that holds each connection back, or a server that never
 // answers at all.
