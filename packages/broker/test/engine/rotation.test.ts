@@ -73,8 +73,14 @@ describe('proactive rotation (guarantees 2 and 3)', () => {
   })
 
   it('classic: over 5+ rotations readers never hold a retired token and upstream calls are the minimum', async () => {
-    // 4 s tokens, 2 s overlap, 2 s lead: a rotation every ~2 s.
-    const { appid, opts } = await shortLivedApp(sim, redis.url, { lifeSeconds: 4 })
+    // 4 s tokens, 1 s overlap, 2 s lead (lead > overlap, as 600 s and 300 s in production): a
+    // rotation every ~2 s, and each token served until 3 s, a second before WeChat's expiry. A
+    // reader told the token lasts until its expiry would hold it past its retirement.
+    const { appid, opts } = await shortLivedApp(sim, redis.url, {
+      lifeSeconds: 4,
+      overlapSeconds: 1,
+      leadSeconds: 2,
+    })
     engines = [createEngine(opts), createEngine(opts), createEngine(opts)]
     await Promise.all(engines.map((e) => e.start()))
 
