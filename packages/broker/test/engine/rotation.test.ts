@@ -107,6 +107,15 @@ describe('proactive rotation (guarantees 2 and 3)', () => {
     const settled = await settledGeneration(engines)
     expect(await calls(sim, '/cgi-bin/stable_token', appid)).toBe(settled)
     expect(await calls(sim, '/cgi-bin/token', appid)).toBe(0)
+    // Proactive (guarantee 2): each token was renewed well before the previous one expired, at
+    // the planned 0.8 x window (2.4 s) before it, not when readers found it about to expire.
+    const { all } = await sim.admin.tokens(appid, 'stable')
+    expect(all).toHaveLength(settled)
+    const late = all
+      .slice(1)
+      .map((next, i) => ({ renewedBeforeExpiryMs: all[i]!.expiresAt - next.issuedAt }))
+      .filter((r) => r.renewedBeforeExpiryMs < 1500)
+    expect(late).toEqual([])
   })
 
   /** A started stable-kind engine with no report cooldown, so only the force guard limits reports. */
