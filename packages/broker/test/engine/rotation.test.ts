@@ -150,7 +150,9 @@ describe('proactive rotation (guarantees 2 and 3)', () => {
     expect(await calls(sim, '/cgi-bin/stable_token', appid)).toBe(3)
     expect((await sim.admin.checkToken(first.accessToken)).valid).toBe(false)
 
-    // A second force within 30 s is refused by the guard: one normal-mode call, no force.
+    // A second force within 30 s is refused by the guard: one normal-mode call, no force. The
+    // count is what shows the engine's guard refused: WeChat's own 30 s spacing would answer a
+    // too-early force with the current token, one call more.
     const guarded = await engine.invalidate(appid, forced.token.accessToken, 40001)
     expect(guarded).toMatchObject({ refreshed: false, reason: 'cooldown' })
     expect(guarded.token.accessToken).toBe(forced.token.accessToken)
@@ -165,7 +167,8 @@ describe('proactive rotation (guarantees 2 and 3)', () => {
 
     const refused = await engine.invalidate(appid, forced.token.accessToken, 40001)
     expect(refused).toMatchObject({ refreshed: false, reason: 'limited' })
-    // Only the normal-mode call was made; the second force was refused before WeChat.
+    // Only the normal-mode call was made; the second force was refused before WeChat. (Another
+    // guard, the daily quota, also answers `limited`: the count tells them apart.)
     expect(await calls(sim, '/cgi-bin/stable_token', appid)).toBe(before + 1)
   })
 })
