@@ -55,25 +55,44 @@ describe.each([
     return store
   }
 
-  /** The record as each node holds it (docs/engine.md: `<prefix>:token:<appid>:<kind>`). */
-  async function onEveryNode(): Promise<(TokenRecord | null)[]> {
+  /** Every node holds `expected` (docs/engine.md: `<prefix>:token:<appid>:<kind>`). */
+  async function expectOnEveryNode(expected: TokenRecord): Promise<void> {
     const raw = await Promise.all(direct.map((c) => c.get(`${prefix}:token:${slot}`)))
-    return raw.map((r) => {
+    const held = raw.map((r) => {
       if (r === null) return null
       const { token, generation, obtainedAt, wechatExpiresAt, fetchedBy } = JSON.parse(
         r
       ) as TokenRecord
       return { token, generation, obtainedAt, wechatExpiresAt, fetchedBy }
     })
+    expect(held).toEqual(Array.from({ length: nodes }, () => expected))
+  }
+
+  /** The stored record is `expected`, as the store reads it and on every node. */
+  async function expectStored(store: RedisStore, expected: TokenRecord): Promise<void> {
+    expect(await store.readToken(slot)).toEqual(expected)
+    await expectOnEveryNode(expected)
+  }
+
+  async function held(store: RedisStore, ttlMs = 5000): Promise<Lease> {
+    const lease = await store.acquire(slot, ttlMs)
+    expect(lease).not.toBeNull()
+    return lease!
+  }
+
+  /** A lease that lapsed: its holder was paused (no extension) until the lock key expired. */
+  async function lapsed(store: RedisStore): Promise<Lease> {
+    const lease = await held(store, 150)
+    await sleep(400)
+    return lease
   }
 
   /** Writes `stored` under a lease of its own, so the refused writes below have something to spare. */
   async function seeded(store: RedisStore, stored: TokenRecord): Promise<void> {
-    const lease = await store.acquire(slot, 5000)
-    expect(lease).not.toBeNull()
-    expect(await store.writeToken(slot, stored, lease!)).toBe('ok')
-    await lease!.release()
-    expect(await onEveryNode()).toEqual(Array.from({ length: nodes }, () => stored))
+    const lease = await held(store)
+    expect(await store.writeToken(slot, stored, lease)).toBe('ok')
+    await lease.release()
+    await expectOnEveryNode(stored)
   }
 
   /** Every announcement a second replica hears. */
@@ -88,97 +107,6 @@ describe.each([
     return heard
   }
 
-  beforeEach(() => {
-    prefix = `fence${randomBytes(4).toString('hex')}`
-    slot = `${newAppid()}:classic`
-  })
-
-  it('the happy path: the lock holder writes a newer generation, `ok`, and every replica hears of it', async () => {
-    const writer = await replica()
-    const heard = await listener()
-    const lease = await writer.acquire(slot, 5000)
-    expect(lease).not.toBeNull()
-
-    const first = record(1)
-    expect(await writer.writeToken(slot, first, lease!)).toBe('ok')
-    expect(await writer.readToken(slot)).toEqual(first)
-    expect(await onEveryNode()).toEqual(Array.from({ length: nodes }, () => first))
-    const second = record(2)
-    expect(await writer.writeToken(slot, second, lease!)).toBe('ok')
-    expect(await writer.readToken(slot)).toEqual(second)
-
-    await eventually(
-      () => heard.some((r) => r.generation === 2),
-      'the announcement of generation 2'
-    )
-    // One announcement per node per write (each node publishes its own), each of a written record.
-    expect(heard.every((r) => r.generation === 1 || r.generation === 2)).toBe(true)
-    expect(heard.find((r) => r.generation === 2)).toEqual(second)
-    await lease!.release()
-  })
-
-  it('a lease whose lock lapsed (its TTL passed) cannot write, even a newer generation: `not_owner`, record unchanged', async () => {
-    const writer = await replica()
-    const heard = await listener()
-    const stored = record(1)
-    await seeded(writer, stored)
-
-    const lease = await writer.acquire(slot, 150)
-    expect(lease).not.toBeNull()
-    await sleep(400) // a paused process: no extension, the lock key expires
-    expect(await writer.writeToken(slot, record(2), lease!)).toBe('not_owner')
-
-    expect(await writer.readToken(slot)).toEqual(stored)
-    expect(await onEveryNode()).toEqual(Array.from({ length: nodes }, () => stored))
-    await expectOnlyAnnounced(writer, heard, stored)
-  })
-
-  it('a lease whose lock was taken over by another acquirer cannot write: `not_owner`, record unchanged; the new holder can', async () => {
-    const late = await replica()
-    const other = await replica()
-    const heard = await listener()
-    const stored = record(1)
-    await seeded(late, stored)
-
-    const lapsed = await late.acquire(slot, 150)
-    expect(lapsed).not.toBeNull()
-    await sleep(400)
-    const taken = await other.acquire(slot, 5000)
-    expect(taken).not.toBeNull()
-    expect(taken!.value).not.toBe(lapsed!.value)
-
-    // The late writer's record is newer than the stored one: only the lock owner check refuses it.
-    expect(await late.writeToken(slot, record(2, 'late'), lapsed!)).toBe('not_owner')
-    expect(await other.readToken(slot)).toEqual(stored)
-    expect(await onEveryNode()).toEqual(Array.from({ length: nodes }, () => stored))
-
-    const winner = record(2, 'other')
-    expect(await other.writeToken(slot, winner, taken!)).toBe('ok')
-    expect(await onEveryNode()).toEqual(Array.from({ length: nodes }, () => winner))
-    await eventually(() => heard.some((r) => r.generation === 2), 'the winner’s announcement')
-    expect(heard.filter((r) => r.generation === 2).every((r) => r.fetchedBy === 'other')).toBe(true)
-    await taken!.release()
-  })
-
-  it('a generation equal to or below the stored one is refused even under a held lock: `stale`, record unchanged', async () => {
-    const writer = await replica()
-    const heard = await listener()
-    const stored = record(5)
-    await seeded(writer, stored)
-
-    const lease = await writer.acquire(slot, 5000)
-    expect(lease).not.toBeNull()
-    // Same generation, another token (two refreshers that both counted from 4), then an older one.
-    expect(await writer.writeToken(slot, record(5, 'twin'), lease!)).toBe('stale')
-    expect(await writer.writeToken(slot, record(4, 'late'), lease!)).toBe('stale')
-    expect(await writer.writeToken(slot, record(1, 'late'), lease!)).toBe('stale')
-
-    expect(await writer.readToken(slot)).toEqual(stored)
-    expect(await onEveryNode()).toEqual(Array.from({ length: nodes }, () => stored))
-    await expectOnlyAnnounced(writer, heard, stored, lease!)
-    await lease!.release()
-  })
-
   /**
    * Refused writes announce nothing: after them a write that succeeds (a newer generation, under
    * a lock) is announced, and pub/sub keeps each node's order, so anything a refused write had
@@ -188,17 +116,94 @@ describe.each([
     store: RedisStore,
     heard: TokenRecord[],
     stored: TokenRecord,
-    held?: Lease
+    lease: Lease
   ): Promise<void> {
-    const lease = held ?? (await store.acquire(slot, 5000))
-    expect(lease).not.toBeNull()
     const marker = record(stored.generation + 100, 'marker')
-    expect(await store.writeToken(slot, marker, lease!)).toBe('ok')
+    expect(await store.writeToken(slot, marker, lease)).toBe('ok')
     await eventually(
       () => heard.filter((r) => r.token === marker.token).length === nodes,
       'the marker’s announcement from every node'
     )
     expect(heard.filter((r) => r.token !== marker.token && r.token !== stored.token)).toEqual([])
-    if (!held) await lease!.release()
   }
+
+  beforeEach(() => {
+    prefix = `fence${randomBytes(4).toString('hex')}`
+    slot = `${newAppid()}:classic`
+  })
+
+  it('the happy path: the lock holder writes a newer generation, `ok`, and every replica hears of it', async () => {
+    const writer = await replica()
+    const heard = await listener()
+    const lease = await held(writer)
+
+    const first = record(1)
+    expect(await writer.writeToken(slot, first, lease)).toBe('ok')
+    await expectStored(writer, first)
+    const second = record(2)
+    expect(await writer.writeToken(slot, second, lease)).toBe('ok')
+    await expectStored(writer, second)
+
+    await eventually(
+      () => heard.some((r) => r.generation === 2),
+      'the announcement of generation 2'
+    )
+    // One announcement per node per write (each node publishes its own), each of a written record.
+    expect(heard.every((r) => r.generation === 1 || r.generation === 2)).toBe(true)
+    expect(heard.find((r) => r.generation === 2)).toEqual(second)
+    await lease.release()
+  })
+
+  it('a lease whose lock lapsed (its TTL passed) cannot write, even a newer generation: `not_owner`, record unchanged', async () => {
+    const writer = await replica()
+    const heard = await listener()
+    const stored = record(1)
+    await seeded(writer, stored)
+
+    const lease = await lapsed(writer)
+    expect(await writer.writeToken(slot, record(2), lease)).toBe('not_owner')
+
+    await expectStored(writer, stored)
+    await expectOnlyAnnounced(writer, heard, stored, await held(writer))
+  })
+
+  it('a lease whose lock was taken over by another acquirer cannot write: `not_owner`, record unchanged; the new holder can', async () => {
+    const late = await replica()
+    const other = await replica()
+    const heard = await listener()
+    const stored = record(1)
+    await seeded(late, stored)
+
+    const lease = await lapsed(late)
+    const taken = await held(other)
+    expect(taken.value).not.toBe(lease.value)
+
+    // The late writer's record is newer than the stored one: only the lock owner check refuses it.
+    expect(await late.writeToken(slot, record(2, 'late'), lease)).toBe('not_owner')
+    await expectStored(other, stored)
+
+    const winner = record(2, 'other')
+    expect(await other.writeToken(slot, winner, taken)).toBe('ok')
+    await expectOnEveryNode(winner)
+    await eventually(() => heard.some((r) => r.generation === 2), 'the winner’s announcement')
+    expect(heard.filter((r) => r.generation === 2).every((r) => r.fetchedBy === 'other')).toBe(true)
+    await taken.release()
+  })
+
+  it('a generation equal to or below the stored one is refused even under a held lock: `stale`, record unchanged', async () => {
+    const writer = await replica()
+    const heard = await listener()
+    const stored = record(5)
+    await seeded(writer, stored)
+
+    const lease = await held(writer)
+    // Same generation, another token (two refreshers that both counted from 4), then an older one.
+    expect(await writer.writeToken(slot, record(5, 'twin'), lease)).toBe('stale')
+    expect(await writer.writeToken(slot, record(4, 'late'), lease)).toBe('stale')
+    expect(await writer.writeToken(slot, record(1, 'late'), lease)).toBe('stale')
+
+    await expectStored(writer, stored)
+    await expectOnlyAnnounced(writer, heard, stored, lease)
+    await lease.release()
+  })
 })
