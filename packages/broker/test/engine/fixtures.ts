@@ -114,23 +114,38 @@ export function withSimAndRedis(ready: (env: { sim: Simulator; redis: TestRedis 
 
 /**
  * Registers an app whose tokens live `lifeSeconds` at the simulator, with WeChat's overlap (and
- * stable renew window) at half that, and returns engine options on one Redis whose overlap and lead
- * match it: the simulator's overlap and the engine's must agree for the timing to mean anything.
+ * stable renew window) at half that unless `overlapSeconds` says otherwise (whole seconds, as the
+ * simulator takes it), and returns engine options on one Redis with the same overlap: the
+ * simulator's overlap and the engine's must agree for the timing to mean anything. The refresh
+ * lead is the overlap unless `leadSeconds` says otherwise.
+ *
+ * A test of guarantee 3 for classic tokens needs lead > overlap, as in production (600 s vs
+ * 300 s): with lead = overlap a planned refresh plus WeChat's overlap ends exactly at WeChat's
+ * expiry, so serving a token until its expiry (ignoring the planned rotation) looks just as safe.
  */
 export async function shortLivedApp(
   sim: Simulator,
   redisUrl: string,
-  opts: { lifeSeconds: number; kind?: TokenKind; tuning?: Partial<EngineTuning> }
+  opts: {
+    lifeSeconds: number
+    kind?: TokenKind
+    overlapSeconds?: number
+    leadSeconds?: number
+    tuning?: Partial<EngineTuning>
+  }
 ): Promise<{ appid: string; opts: EngineOptions }> {
   const appid = newAppid()
-  const overlap = opts.lifeSeconds / 2
+  const overlap = opts.overlapSeconds ?? opts.lifeSeconds / 2
   await sim.admin.registerApp({
     appid,
     secret: SECRET,
     tokenExpiresIn: opts.lifeSeconds,
     tokenOverlapSeconds: overlap,
   })
-  const engineApp = app(appid, { tokenKind: opts.kind ?? 'classic', refreshLeadSeconds: overlap })
+  const engineApp = app(appid, {
+    tokenKind: opts.kind ?? 'classic',
+    refreshLeadSeconds: opts.leadSeconds ?? overlap,
+  })
   return {
     appid,
     opts: options(sim, [engineApp], redisStore([redisUrl]), {

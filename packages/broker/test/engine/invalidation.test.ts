@@ -31,9 +31,13 @@ describe('compare-and-refresh (guarantee 4)', () => {
     )
     engines = [createEngine(opts), createEngine(opts)]
     const invalidations: EngineEvents['invalidation'][] = []
-    for (const e of engines) {
+    const refreshedBy: number[] = []
+    for (const [i, e] of engines.entries()) {
       await e.start()
       e.on('invalidation', (event) => invalidations.push(event))
+      e.on('refresh', (event) => {
+        if (event.reason === 'invalidated' && event.result === 'success') refreshedBy.push(i)
+      })
     }
     const current = await engines[0]!.getToken(appid)
     await engines[1]!.getToken(appid)
@@ -68,8 +72,11 @@ describe('compare-and-refresh (guarantee 4)', () => {
       )
     ).toBe(true)
 
-    // The fresh token reported within the cooldown: refused, no call.
-    const cooled = await engines[1]!.invalidate(appid, fresh, 40001)
+    // The fresh token reported within the cooldown, to the replica that did not refresh (the
+    // cooldown is kept in the store, so it holds across replicas): refused, no call.
+    expect(refreshedBy).toHaveLength(1)
+    const other = engines[1 - refreshedBy[0]!]!
+    const cooled = await other.invalidate(appid, fresh, 40001)
     expect(cooled).toMatchObject({ refreshed: false, reason: 'cooldown' })
     expect(cooled.token.accessToken).toBe(fresh)
     expect(await calls(sim, '/cgi-bin/token', appid)).toBe(2)

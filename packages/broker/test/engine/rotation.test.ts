@@ -73,8 +73,14 @@ describe('proactive rotation (guarantees 2 and 3)', () => {
   })
 
   it('classic: over 5+ rotations readers never hold a retired token and upstream calls are the minimum', async () => {
-    // 4 s tokens, 2 s overlap, 2 s lead: a rotation every ~2 s.
-    const { appid, opts } = await shortLivedApp(sim, redis.url, { lifeSeconds: 4 })
+    // 4 s tokens, 1 s overlap, 2 s lead (lead > overlap, as 600 s and 300 s in production): a
+    // rotation every ~2 s, and each token served until 3 s, a second before WeChat's expiry. A
+    // reader told the token lasts until its expiry would hold it past its retirement.
+    const { appid, opts } = await shortLivedApp(sim, redis.url, {
+      lifeSeconds: 4,
+      overlapSeconds: 1,
+      leadSeconds: 2,
+    })
     engines = [createEngine(opts), createEngine(opts), createEngine(opts)]
     await Promise.all(engines.map((e) => e.start()))
 
@@ -101,6 +107,15 @@ describe('proactive rotation (guarantees 2 and 3)', () => {
     const settled = await settledGeneration(engines)
     expect(await calls(sim, '/cgi-bin/stable_token', appid)).toBe(settled)
     expect(await calls(sim, '/cgi-bin/token', appid)).toBe(0)
+    // Proactive (guarantee 2): each token was renewed well before the previous one expired, at
+    // the planned 0.8 x window (2.4 s) before it, not when readers found it about to expire.
+    const { all } = await sim.admin.tokens(appid, 'stable')
+    expect(all).toHaveLength(settled)
+    const late = all
+      .slice(1)
+      .map((next, i) => ({ renewedBeforeExpiryMs: all[i]!.expiresAt - next.issuedAt }))
+      .filter((r) => r.renewedBeforeExpiryMs < 1500)
+    expect(late).toEqual([])
   })
 
   /** A started stable-kind engine with no report cooldown, so only the force guard limits reports. */
@@ -135,7 +150,9 @@ describe('proactive rotation (guarantees 2 and 3)', () => {
     expect(await calls(sim, '/cgi-bin/stable_token', appid)).toBe(3)
     expect((await sim.admin.checkToken(first.accessToken)).valid).toBe(false)
 
-    // A second force within 30 s is refused by the guard: one normal-mode call, no force.
+    // A second force within 30 s is refused by the guard: one normal-mode call, no force. The
+    // count is what shows the engine's guard refused: WeChat's own 30 s spacing would answer a
+    // too-early force with the current token, one call more.
     const guarded = await engine.invalidate(appid, forced.token.accessToken, 40001)
     expect(guarded).toMatchObject({ refreshed: false, reason: 'cooldown' })
     expect(guarded.token.accessToken).toBe(forced.token.accessToken)
@@ -150,7 +167,8 @@ describe('proactive rotation (guarantees 2 and 3)', () => {
 
     const refused = await engine.invalidate(appid, forced.token.accessToken, 40001)
     expect(refused).toMatchObject({ refreshed: false, reason: 'limited' })
-    // Only the normal-mode call was made; the second force was refused before WeChat.
+    // Only the normal-mode call was made; the second force was refused before WeChat. (Another
+    // guard, the daily quota, also answers `limited`: the count tells them apart.)
     expect(await calls(sim, '/cgi-bin/stable_token', appid)).toBe(before + 1)
   })
 })

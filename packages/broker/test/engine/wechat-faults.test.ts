@@ -14,6 +14,7 @@ import {
   options,
   redisStore,
   SECRET,
+  sleep,
   withSimAndRedis,
   type TestRedis,
 } from './fixtures.js'
@@ -79,6 +80,65 @@ describe('WeChat faults (guarantee 6: never retried in a loop; transient ones ba
     await expect.poll(() => engine.status()[0]!.nextAttemptAt).toBe(clock.now() + 2000)
     expect(refreshes.every((r) => r.result === 'wechat_error')).toBe(true)
   })
+
+  // Errors that retrying cannot fix, besides 40125 above: WeChat does not know the appid (40013),
+  // the caller's IP is not on the allow-list (40164), the secret is frozen (40243), the IP awaits
+  // confirmation (89503). The first two as the simulator answers them, the others injected.
+  it.each([
+    { errcode: 40013, arrange: async (_appid: string) => undefined },
+    {
+      errcode: 40164,
+      arrange: (appid: string) =>
+        sim.admin.registerApp({ appid, secret: SECRET, ipAllowList: ['203.0.113.7'] }),
+    },
+    {
+      errcode: 40243,
+      arrange: async (appid: string) => {
+        await sim.admin.registerApp({ appid, secret: SECRET })
+        await sim.admin.addFault({ endpoint: '/cgi-bin/token', errcode: 40243, times: -1 })
+      },
+    },
+    {
+      errcode: 89503,
+      arrange: async (appid: string) => {
+        await sim.admin.registerApp({ appid, secret: SECRET })
+        await sim.admin.addFault({ endpoint: '/cgi-bin/token', errcode: 89503, times: -1 })
+      },
+    },
+  ])(
+    '$errcode: one attempt per refresh, then the failure back-off (doubled), never a retry loop',
+    async ({ errcode, arrange }) => {
+      const appid = newAppid()
+      await arrange(appid)
+      const clock = new ManualClock(Date.now())
+      const { engine, refreshes } = await startEngine(appid, { clock })
+      const error = await engine.getToken(appid).catch((e: unknown) => e)
+      expect(error).toMatchObject({ code: 'wechat_error', wechat: { errcode } })
+      expect(await calls(sim, '/cgi-bin/token', appid)).toBe(1)
+      const status = engine.status()[0]!
+      expect(status).toMatchObject({ state: 'failing', lastError: { errcode } })
+      // FAST.failureBackoffMs after the first failure (docs/engine.md: the back-off table).
+      expect(status.nextAttemptAt).toBe(clock.now() + 1000)
+
+      // Readers, and time up to the end of the back-off, do not reach WeChat.
+      await Promise.all(
+        Array.from({ length: 20 }, () => engine.getToken(appid).catch(() => undefined))
+      )
+      clock.advance(999)
+      await sleep(100)
+      expect(await calls(sim, '/cgi-bin/token', appid)).toBe(1)
+      // Once it has passed: one more attempt, and the next back-off is twice as long.
+      clock.advance(1)
+      await expect.poll(() => calls(sim, '/cgi-bin/token', appid)).toBe(2)
+      await expect.poll(() => engine.status()[0]!.nextAttemptAt).toBe(clock.now() + 2000)
+      await sleep(100)
+      expect(await calls(sim, '/cgi-bin/token', appid)).toBe(2)
+      expect(refreshes.map((r) => [r.result, r.error?.errcode])).toEqual([
+        ['wechat_error', errcode],
+        ['wechat_error', errcode],
+      ])
+    }
+  )
 
   it('45009 (daily quota at WeChat): stops until the next quota day', async () => {
     const appid = newAppid()
