@@ -35,12 +35,7 @@ interface Outcome {
  * to the logger's own stream, so it stays in order with every other line.
  */
 export function requestRecorder(logger: BrokerLogger, metrics: BrokerMetrics): RecordRequest {
-  const holder = logger as unknown as Record<symbol, unknown>
-  const bindings = holder[pino.symbols.chindingsSym] as string
-  const stream = holder[pino.symbols.streamSym] as { write(line: string): void }
-  const head = `{"level":${logger.levels.values.info}`
-  const time = isoTimeField()
-
+  const write = accessLineWriter(logger)
   // Label sets are bounded (route templates, methods, statuses, configured clients).
   const outcomes = new Map<string, Map<string, Map<number, Outcome>>>()
   const outcome = (route: string, method: string, status: number): Outcome => {
@@ -50,18 +45,13 @@ export function requestRecorder(logger: BrokerLogger, metrics: BrokerMetrics): R
     if (!byStatus) byMethod.set(method, (byStatus = new Map<number, Outcome>()))
     let o = byStatus.get(status)
     if (!o) {
-      const fields = `,"route":${JSON.stringify(route)},"method":${JSON.stringify(method)},"status":${status}`
-      o = { ...metrics.httpSeries(route, method, status), fields }
+      o = {
+        ...metrics.httpSeries(route, method, status),
+        fields: accessLineFields(route, method, status),
+      }
       byStatus.set(status, o)
     }
     return o
-  }
-  const clients = new Map<string, string>()
-  const clientJson = (name: string | null): string => {
-    if (name === null) return 'null'
-    let json = clients.get(name)
-    if (json === undefined) clients.set(name, (json = JSON.stringify(name)))
-    return json
   }
 
   return (r) => {
@@ -69,10 +59,40 @@ export function requestRecorder(logger: BrokerLogger, metrics: BrokerMetrics): R
     const o = outcome(r.route, r.method, r.status)
     o.count.inc()
     o.latency.observe(seconds)
+    write(o.fields, seconds, r.client, r.requestId)
+  }
+}
+
+/** The fixed fields of an access line: route template, method, status (JSON, with a leading comma). */
+export function accessLineFields(route: string, method: string, status: number): string {
+  return `,"route":${JSON.stringify(route)},"method":${JSON.stringify(method)},"status":${status}`
+}
+
+/**
+ * Writes the access line of one request: pino's head, time and bindings, then `fields` (fixed per
+ * outcome, built once, JSON with a leading comma), ms, client, request id and "request". The one
+ * format of every access line, the /v1 API's and the gateway's.
+ */
+export function accessLineWriter(
+  logger: BrokerLogger
+): (fields: string, seconds: number, client: string | null, requestId: string) => void {
+  const holder = logger as unknown as Record<symbol, unknown>
+  const bindings = holder[pino.symbols.chindingsSym] as string
+  const stream = holder[pino.symbols.streamSym] as { write(line: string): void }
+  const head = `{"level":${logger.levels.values.info}`
+  const time = isoTimeField()
+  const clients = new Map<string, string>()
+  const clientJson = (name: string | null): string => {
+    if (name === null) return 'null'
+    let json = clients.get(name)
+    if (json === undefined) clients.set(name, (json = JSON.stringify(name)))
+    return json
+  }
+  return (fields, seconds, client, requestId) => {
     if (!logger.isLevelEnabled('info')) return
     const ms = Math.round(seconds * 1e6) / 1e3
     stream.write(
-      `${head}${time()}${bindings}${o.fields},"ms":${ms},"client":${clientJson(r.client)},"request_id":"${r.requestId}","msg":"request"}\n`
+      `${head}${time()}${bindings}${fields},"ms":${ms},"client":${clientJson(client)},"request_id":"${requestId}","msg":"request"}\n`
     )
   }
 }
