@@ -13,6 +13,9 @@ import { refusal, type Refusal } from './wechat-errors.js'
 // for that app is the access policy's rule (src/policy/access-policy.ts), asked here, never
 // restated. A key refusal is 40125, as WeChat answers a wrong secret.
 
+/** Past this many remembered tokens, those expired are swept (one app rotates every 2 h or so). */
+const ANSWERED_SWEEP_AT = 256
+
 export interface Caller {
   appid: string
   /** Null for a real token: it is the app's, shared by every client of the app. */
@@ -39,6 +42,8 @@ export interface GatewayAuthDeps {
 
 export class GatewayAuth {
   private readonly appids: ReadonlySet<string>
+  /** Real tokens answered at the token endpoints: their app and answered expiry. */
+  private readonly answeredTokens = new Map<string, { appid: string; until: number }>()
   /** SHA-256 of each app secret, so that a presented value is compared in constant time. */
   private readonly secretDigests: { appid: string; digest: Buffer }[]
 
@@ -89,9 +94,33 @@ export class GatewayAuth {
       if (!allowed.ok) return refusal(40001, 'the client of this alias token may no longer use it')
       return { ok: true, appid: alias.appid, client: alias.client }
     }
-    const owner = this.deps.engine.tokenOwner(token)
-    if (!owner) return refusal(40001, 'not an access_token this broker issued')
-    return { ok: true, appid: owner.appid, client: null }
+    const appid = this.deps.engine.tokenOwner(token)?.appid ?? this.answeredApp(token, now)
+    if (appid === undefined) return refusal(40001, 'not an access_token this broker issued')
+    return { ok: true, appid, client: null }
+  }
+
+  /**
+   * A real token the token endpoints answered with, until the expiry they answered. The engine
+   * knows the current token and the one before it; an SDK may hold one older still (two
+   * rotations within WeChat's overlap, say a scheduled one and a reported one) and was told it
+   * may use it until then. Without this, it would get 40001, and node-easywechat, which never
+   * refetches on 40001, would fail until its cache expired. The proxy sends the current token
+   * whatever was presented, so honouring the promise costs nothing at WeChat.
+   */
+  answered(token: string, appid: string, until: number, now: number): void {
+    if (this.answeredTokens.size >= ANSWERED_SWEEP_AT) {
+      for (const [t, a] of this.answeredTokens) if (a.until <= now) this.answeredTokens.delete(t)
+    }
+    const known = this.answeredTokens.get(token)
+    if (!known || known.until < until) this.answeredTokens.set(token, { appid, until })
+  }
+
+  private answeredApp(token: string, now: number): string | undefined {
+    const answered = this.answeredTokens.get(token)
+    if (!answered) return undefined
+    if (answered.until > now) return answered.appid
+    this.answeredTokens.delete(token)
+    return undefined
   }
 
   /** The app whose secret `value` is; every digest is compared (no early exit). */

@@ -99,11 +99,11 @@ export class Proxy {
         if ('errcode' in answer) return answer
         const { statusCode, headers, body } = answer
         if (statusCode >= 300 && statusCode < 400) {
-          body.destroy()
+          discard(body)
           return refusal(-1, `WeChat answered HTTP ${statusCode}; the gateway follows no redirect`)
         }
         if (statusCode >= 500) {
-          body.destroy()
+          discard(body)
           return refusal(-1, `WeChat answered HTTP ${statusCode}`)
         }
         if (!inspectable(headers)) {
@@ -212,6 +212,12 @@ export class Proxy {
       return undefined
     }
   }
+}
+
+/** Drops an answer's body unread (undici reports the destroy as an error: it is expected here). */
+function discard(body: Readable): void {
+  body.on('error', () => undefined)
+  body.destroy()
 }
 
 function upstreamFailure(error: unknown): string {

@@ -122,10 +122,12 @@ export async function answerTokenFetch(
   const expiresIn = fetch.stable
     ? Math.max(STABLE_MIN_EXPIRES_IN, token.expiresIn)
     : token.expiresIn
-  const accessToken =
-    client.tokenMode === 'alias'
-      ? deps.aliases.issue(client, appid, Math.max(token.expiresAt, now + expiresIn * 1000))
-      : token.accessToken
+  // What the caller was told: it may use the token until then (a stable-shaped answer may say
+  // more than the engine's figure, never less).
+  const until = Math.max(token.expiresAt, now + expiresIn * 1000)
+  let accessToken = token.accessToken
+  if (client.tokenMode === 'alias') accessToken = deps.aliases.issue(client, appid, until)
+  else deps.auth.answered(token.accessToken, appid, until, now)
   return {
     ok: true,
     client,
