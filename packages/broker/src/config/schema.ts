@@ -223,7 +223,7 @@ export const GATEWAY_DEFAULTS = Object.freeze({
   maxBodyBytes: 1024 * 1024,
   timeoutMs: 10_000,
   connections: 32,
-  refetchGuard: Object.freeze({ checkAfter: 10, refuseAfter: 120, windowSeconds: 60 }),
+  refetchGuard: Object.freeze({ checkAfter: 3, refuseAfter: 120, windowSeconds: 60 }),
 })
 
 // The WeChat-compatible gateway (src/gateway): off unless this section is present.

@@ -51,7 +51,7 @@ describe('gateway config', () => {
       maxBodyBytes: 1048576,
       timeoutMs: 10000,
       connections: 32,
-      refetchGuard: { checkAfter: 10, refuseAfter: 120, windowSeconds: 60 },
+      refetchGuard: { checkAfter: 3, refuseAfter: 120, windowSeconds: 60 },
     })
     expect(config.clients[0]?.tokenMode).toBe('real')
     expect(config.clients[0]?.gatewayPaths).toBeUndefined()
