@@ -34,7 +34,8 @@ describe('gateway proxy', () => {
         [APP1]: { invalidateCooldownSeconds: 0, foreignCheckSeconds: 0 },
         [APP2]: { invalidateCooldownSeconds: 0, foreignCheckSeconds: 0 },
       },
-      gateway: { timeoutMs: 800 },
+      // WeChat's answer must start, and keep coming, within 1.5 s.
+      gateway: { timeoutMs: 1500 },
       config: { wechat: { baseUrl: rec.url, timeoutMs: 2000, verifySecretOnStart: false } },
       beforeBroker: async (sim) => {
         rec.target = sim.url
@@ -182,7 +183,7 @@ describe('gateway proxy', () => {
     const expected = Buffer.from(await direct.arrayBuffer())
     expect(direct.headers.get('content-type')).toBe('image/jpeg')
 
-    rec.holdRest.set('/wxa/getwxacodeunlimit', 600)
+    rec.holdRest.set('/wxa/getwxacodeunlimit', 1000)
     try {
       const started = performance.now()
       const res = await fetch(`${h.gw}/wxa/getwxacodeunlimit?access_token=${token}`, {
@@ -202,9 +203,9 @@ describe('gateway proxy', () => {
       const endAt = performance.now() - started
       expect(res.headers.get('content-type')).toBe('image/jpeg')
       expect(Buffer.concat(parts).equals(expected)).toBe(true)
-      expect(headAt).toBeLessThan(400)
-      expect(firstAt).toBeLessThan(400)
-      expect(endAt).toBeGreaterThanOrEqual(550)
+      expect(headAt).toBeLessThan(700)
+      expect(firstAt).toBeLessThan(700)
+      expect(endAt).toBeGreaterThanOrEqual(950)
     } finally {
       rec.holdRest.delete('/wxa/getwxacodeunlimit')
     }
@@ -283,11 +284,11 @@ describe('gateway proxy', () => {
         method: 'POST',
         body: JSON.stringify({ cgi_path: '/cgi-bin/stable_token' }),
       })
-    rec.delay.set('/cgi-bin/openapi/quota/get', 1500)
+    rec.delay.set('/cgi-bin/openapi/quota/get', 2500)
     try {
       const started = performance.now()
       const slow = await call()
-      expect(performance.now() - started).toBeLessThan(1400)
+      expect(performance.now() - started).toBeLessThan(2200)
       expect([slow.status, slow.headers.get('content-type')]).toEqual([200, WECHAT_JSON])
       expect(await json(slow)).toMatchObject({ errcode: -1 })
     } finally {

@@ -65,8 +65,14 @@ function expectError(a: Answer, errcode: number, text: string): void {
 describe('gateway token endpoints', () => {
   let h: GatewayHarness
   beforeAll(async () => {
-    // APP2 (classic) with 200-s tokens: its answers stay under 301 s (the stable floor).
-    h = await startGateway({ simApps: { [APP2]: { tokenExpiresIn: 200 } } })
+    h = await startGateway({
+      // APP2 (classic) with 200-s tokens: its answers stay under 301 s (the stable floor).
+      simApps: { [APP2]: { tokenExpiresIn: 200 } },
+      // No background calls to WeChat: each test counts what reached it.
+      apps: { [APP1]: { foreignCheckSeconds: 0 }, [APP2]: { foreignCheckSeconds: 0 } },
+      // The refetch guard has its own tests (refetch-loop.test.ts); here it stays out of the way.
+      gateway: { refetchGuard: { checkAfter: 100, refuseAfter: 200, windowSeconds: 60 } },
+    })
   })
   afterAll(() => h.close())
 
