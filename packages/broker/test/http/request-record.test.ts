@@ -25,7 +25,6 @@ function setup(level = 'info') {
   const metrics = createMetrics({
     registry,
     engine: engine as unknown as TokenEngine,
-    apps: [],
     defaultMetrics: false,
   })
   return { lines, logger, registry, metrics, record: requestRecorder(logger, metrics) }
