@@ -73,6 +73,18 @@ describe('requestRecorder', () => {
     expect(Object.keys(ours ?? {}).slice(0, 5)).toEqual(Object.keys(theirs ?? {}).slice(0, 5))
   })
 
+  it('counts on after registry.resetMetrics()', async () => {
+    const { registry, record } = setup()
+    record(RECORD)
+    registry.resetMetrics()
+    record(RECORD)
+    const m = parsePrometheus(await registry.metrics())
+    expect(
+      m.get('wxbroker_http_requests_total', { route: RECORD.route, method: 'GET', status: '200' })
+    ).toBe(1)
+    expect(m.get('wxbroker_http_request_duration_seconds_count', { route: RECORD.route })).toBe(1)
+  })
+
   it('below info writes no line but still counts the request', async () => {
     const { lines, registry, record } = setup('warn')
     record(RECORD)
