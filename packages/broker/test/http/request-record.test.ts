@@ -73,6 +73,28 @@ describe('requestRecorder', () => {
     expect(Object.keys(ours ?? {}).slice(0, 5)).toEqual(Object.keys(theirs ?? {}).slice(0, 5))
   })
 
+  it('writes any child’s bindings as pino does, redacted ones included', () => {
+    const { lines, logger, metrics } = setup()
+    const child = logger
+      .child({ component: 'http', note: 'say "hi" \\ ünï\u2028' })
+      .child({ n: 2, nested: { a: [1, 'x'] }, key: 'not-for-logs' })
+    requestRecorder(child, metrics)({ ...RECORD, client: null })
+    const ms = (JSON.parse(lines[0] ?? '{}') as { ms: number }).ms
+    child.info(
+      {
+        route: RECORD.route,
+        method: RECORD.method,
+        status: 200,
+        ms,
+        client: null,
+        request_id: RECORD.requestId,
+      },
+      'request'
+    )
+    expect(lines[0]?.replace(TIME, '')).toBe(lines[1]?.replace(TIME, ''))
+    expect(lines[0]).not.toContain('not-for-logs')
+  })
+
   it('counts on after registry.resetMetrics()', async () => {
     const { registry, record } = setup()
     record(RECORD)
