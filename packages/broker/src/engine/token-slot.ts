@@ -374,8 +374,10 @@ export class TokenSlot {
       lastError: this.lastError,
       nextAttemptAt: this.nextAttemptAt,
       quota: {
+        api: this.quota.api,
         used: this.quota.used(),
         limit: this.quota.limit,
+        warnRatio: this.deps.app.quotaWarnRatio,
         warn: this.quota.warn(),
         exhausted: this.state === 'quota_exhausted' ? this.exhaustedBy : null,
         scheduledReserve: this.quota.scheduledReserve,
