@@ -41,7 +41,7 @@ import {
   safeUntil,
   type TimingRules,
 } from './timing.js'
-import type { TokenAnswer, WeChatApi } from './wechat-api.js'
+import { TOKEN_API, type TokenAnswer, type WeChatApi } from './wechat-api.js'
 import {
   WeChatError,
   WeChatTransportError,
@@ -147,7 +147,7 @@ export class TokenSlot {
       overlapMs: deps.tuning.wechatOverlapSeconds * 1000,
       maxJitterMs: deps.tuning.maxJitterSeconds * 1000,
     }
-    const api = app.tokenKind === 'stable' ? '/cgi-bin/stable_token' : '/cgi-bin/token'
+    const api = TOKEN_API[app.tokenKind]
     this.quota = new QuotaGuard(
       store,
       clock,
@@ -958,9 +958,7 @@ export class TokenSlot {
     const count = (): Promise<void> =>
       this.kind === 'stable'
         ? this.quota.reserve('scheduled')
-        : new DailyCounter(store, clock, (at) =>
-            storeKeys.quota(app.appid, '/cgi-bin/stable_token', at)
-          )
+        : new DailyCounter(store, clock, (at) => storeKeys.quota(app.appid, TOKEN_API.stable, at))
             .increment()
             .then(() => undefined)
     try {

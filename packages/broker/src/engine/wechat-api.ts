@@ -1,7 +1,7 @@
 import { WeChatError, WeChatTransportError, isTransientErrcode, ridOf } from './wechat-errors.js'
 import { systemClock } from './clock.js'
 import { retryPauseMs } from './timing.js'
-import type { Clock, Code2SessionResult, EngineEvents, WeChatOptions } from './types.js'
+import type { Clock, Code2SessionResult, EngineEvents, TokenKind, WeChatOptions } from './types.js'
 
 export interface RetryPolicy {
   /** Attempts in all, the first included. */
@@ -9,6 +9,12 @@ export interface RetryPolicy {
   baseDelayMs: number
   maxDelayMs: number
 }
+
+/** The WeChat endpoint of each token kind: the one place the kind is mapped to its path. */
+export const TOKEN_API: Readonly<Record<TokenKind, string>> = Object.freeze({
+  classic: '/cgi-bin/token',
+  stable: '/cgi-bin/stable_token',
+})
 
 export interface TokenAnswer {
   accessToken: string
@@ -67,13 +73,13 @@ export class WeChatApi {
     secret: string,
     beforeAttempt: () => Promise<void>
   ): Promise<TokenAnswer> {
-    const json = await this.request('/cgi-bin/token', {
+    const json = await this.request(TOKEN_API.classic, {
       method: 'GET',
       query: { grant_type: 'client_credential', appid, secret },
       retry: true,
       beforeAttempt,
     })
-    return tokenAnswer('/cgi-bin/token', json)
+    return tokenAnswer(TOKEN_API.classic, json)
   }
 
   async stableToken(
@@ -82,14 +88,14 @@ export class WeChatApi {
     forceRefresh: boolean,
     beforeAttempt: () => Promise<void>
   ): Promise<TokenAnswer> {
-    const json = await this.request('/cgi-bin/stable_token', {
+    const json = await this.request(TOKEN_API.stable, {
       method: 'POST',
       body: { grant_type: 'client_credential', appid, secret, force_refresh: forceRefresh },
       // A forced refresh is never repeated blindly: each one retires a token and spends a daily force.
       retry: !forceRefresh,
       beforeAttempt,
     })
-    return tokenAnswer('/cgi-bin/stable_token', json)
+    return tokenAnswer(TOKEN_API.stable, json)
   }
 
   /** Login codes are single-use, so a login is never retried after WeChat may have seen it. */
