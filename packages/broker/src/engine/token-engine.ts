@@ -124,7 +124,13 @@ class Engine extends EventEmitter implements TokenEngine {
     this.store.onIntent((slotKey, intent) => this.bySlotKey.get(slotKey)?.onIntent(intent))
     this.store.onUpChange((up) => {
       this.emit('store', { up } satisfies EngineEvents['store'])
-      if (up) void this.syncAll()
+      // Back: catch up, then a slot that is due (or has no token) refreshes now instead of at its
+      // next retry, up to 15 s away.
+      if (up) {
+        void this.syncAll().then(() => {
+          for (const slot of this.slots.values()) slot.storeRecovered()
+        })
+      }
     })
     await this.store.connect()
     // A stop during the start (a signal while the store connects) ends it: no refresh may begin.

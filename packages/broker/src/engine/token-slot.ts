@@ -422,6 +422,13 @@ export class TokenSlot {
     )
   }
 
+  /** The store is reachable again: a refresh that is due (or a missing token) need not wait. */
+  storeRecovered(): void {
+    if (this.stopped || this.inflight !== null) return
+    if (this.refreshDue() && (this.retryAt === null || this.retryAt <= this.deps.clock.now()))
+      this.schedule(this.deps.clock.now())
+  }
+
   /** WeChat may retire the current record at `at`: serve it no longer than that and replace it now. */
   private noteRetirement(at: number): void {
     if (this.retiresBy !== null && this.retiresBy <= at) return
