@@ -24,7 +24,3 @@ export function shanghaiDay(at: number): string {
 export function nextShanghaiMidnight(at: number): number {
   return Math.floor((at + SHANGHAI_OFFSET_MS) / DAY_MS + 1) * DAY_MS - SHANGHAI_OFFSET_MS
 }
-
-export function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms))
-}

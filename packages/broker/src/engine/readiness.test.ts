@@ -8,8 +8,10 @@ const NOW = Date.parse('2026-11-30T12:00:00Z')
 
 /** A quota block with the figures a test cares about. */
 const quota = (used: number, limit: number, warn: boolean): AppStatus['quota'] => ({
+  api: '/cgi-bin/stable_token',
   used,
   limit,
+  warnRatio: 0.8,
   warn,
   exhausted: null,
   scheduledReserve: 0,

@@ -25,6 +25,14 @@ export async function recordIntent(
   await store.publishIntent(slot, intent)
 }
 
+/**
+ * The latest instant WeChat may still accept the token an intent concerns: `overlap` after the
+ * intent, or earlier when the refresher knew of an earlier retirement.
+ */
+export function intentDeadline(intent: RefreshIntent, overlapMs: number): number {
+  return Math.min(intent.at + overlapMs, intent.retiresBy ?? Infinity)
+}
+
 /** Withdraws an intent after WeChat answered with an error: no token was issued. */
 export async function withdrawIntent(
   store: Store,
@@ -46,9 +54,13 @@ export async function openIntent(
   try {
     const intent = JSON.parse(raw) as Partial<RefreshIntent>
     if (typeof intent.at !== 'number' || typeof intent.generation !== 'number') return null
-    return intent.generation === generation
-      ? { at: intent.at, generation: intent.generation, by: String(intent.by ?? '') }
-      : null
+    if (intent.generation !== generation) return null
+    return {
+      at: intent.at,
+      generation: intent.generation,
+      by: String(intent.by ?? ''),
+      ...(typeof intent.retiresBy === 'number' ? { retiresBy: intent.retiresBy } : {}),
+    }
   } catch {
     return null
   }

@@ -59,7 +59,7 @@ class Engine extends EventEmitter implements TokenEngine {
   private readonly logger: Logger
   private readonly clock: Clock
   private readonly syncIntervalMs: number
-  private syncTimer: NodeJS.Timeout | undefined
+  private syncTimer: unknown = undefined
   /** new → starting → started; stopped at any point. Readers wait while it is starting. */
   private phase: 'new' | 'starting' | 'started' | 'stopped' = 'new'
   private starting: Promise<void> = Promise.resolve()
@@ -81,7 +81,12 @@ class Engine extends EventEmitter implements TokenEngine {
     const emit = <K extends EngineEventName>(event: K, payload: EngineEvents[K]): void => {
       this.emit(event, payload)
     }
-    this.wechat = new WeChatApi(options.wechat, tuning.retry, (e) => emit('wechatRequest', e))
+    this.wechat = new WeChatApi(
+      options.wechat,
+      tuning.retry,
+      (e) => emit('wechatRequest', e),
+      clock
+    )
     for (const app of options.apps) {
       if (this.slots.has(app.appid)) throw new Error(`app ${app.appid} is configured twice`)
       const slot = new TokenSlot({
@@ -119,7 +124,13 @@ class Engine extends EventEmitter implements TokenEngine {
     this.store.onIntent((slotKey, intent) => this.bySlotKey.get(slotKey)?.onIntent(intent))
     this.store.onUpChange((up) => {
       this.emit('store', { up } satisfies EngineEvents['store'])
-      if (up) void this.syncAll()
+      // Back: catch up, then a slot that is due (or has no token) refreshes now instead of at its
+      // next retry, up to 15 s away.
+      if (up) {
+        void this.syncAll().then(() => {
+          for (const slot of this.slots.values()) slot.storeRecovered()
+        })
+      }
     })
     await this.store.connect()
     // A stop during the start (a signal while the store connects) ends it: no refresh may begin.
@@ -129,18 +140,31 @@ class Engine extends EventEmitter implements TokenEngine {
     await this.syncAll()
     if (this.stopped()) return
     for (const slot of this.slots.values()) slot.start()
-    this.syncTimer = setInterval(() => void this.syncAll(), this.syncIntervalMs)
-    this.syncTimer.unref()
+    this.scheduleSync()
+  }
+
+  /** The periodic store sync, on the engine's clock. */
+  private scheduleSync(): void {
+    this.syncTimer = this.clock.setTimeout(() => {
+      if (this.stopped()) return
+      void this.syncAll().finally(() => {
+        if (!this.stopped()) this.scheduleSync()
+      })
+    }, this.syncIntervalMs)
   }
 
   async stop(): Promise<void> {
     this.phase = 'stopped'
-    clearInterval(this.syncTimer)
+    this.clock.clearTimeout(this.syncTimer)
     // Let refreshes in flight write their token, so no upstream call is wasted; but a slow WeChat
     // must not hold shutdown: after the drain window, requests in flight are aborted.
     const drained = Promise.all([...this.slots.values()].map((slot) => slot.stop()))
-    const window = new Promise((resolve) => setTimeout(resolve, STOP_DRAIN_MS).unref())
+    let drainTimer: unknown
+    const window = new Promise<void>(
+      (resolve) => (drainTimer = this.clock.setTimeout(() => resolve(), STOP_DRAIN_MS))
+    )
     await Promise.race([drained, window])
+    this.clock.clearTimeout(drainTimer)
     this.wechat.abortAll()
     await drained
     await this.store.close()
@@ -229,14 +253,14 @@ class Engine extends EventEmitter implements TokenEngine {
    */
   private async untilStarted(): Promise<void> {
     if (this.phase !== 'starting') return
-    let timer: NodeJS.Timeout | undefined
+    let timer: unknown
     const late = new Promise<void>(
-      (resolve) => (timer = setTimeout(resolve, this.coldStartTimeoutMs))
+      (resolve) => (timer = this.clock.setTimeout(resolve, this.coldStartTimeoutMs))
     )
     try {
       await Promise.race([this.starting.catch(() => undefined), late])
     } finally {
-      clearTimeout(timer)
+      this.clock.clearTimeout(timer)
     }
     if (this.phase === 'starting') {
       throw new EngineError('token_unavailable', 'the broker is still starting', {

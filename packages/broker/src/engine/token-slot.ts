@@ -1,7 +1,13 @@
 import { DailyCounter } from './daily-counter.js'
 import { checkForeignRefresh, type ForeignCheckDeps } from './foreign-check.js'
 import { QuotaExhaustedError, QuotaGuard, type QuotaPurpose } from './quota-guard.js'
-import { openIntent, recordIntent, withdrawIntent, type RefreshIntent } from './refresh-intent.js'
+import {
+  intentDeadline,
+  openIntent,
+  recordIntent,
+  withdrawIntent,
+  type RefreshIntent,
+} from './refresh-intent.js'
 import { ReportBudget } from './report-budget.js'
 import { publishHealth, readHealth, type SlotHealth } from './slot-health.js'
 import { storeKeys } from './store/keys.js'
@@ -14,6 +20,7 @@ import {
   type Clock,
   type EngineEvents,
   type EngineTuning,
+  type InvalidateOutcome,
   type InvalidateResult,
   type Logger,
   type QuotaLimit,
@@ -25,11 +32,19 @@ import {
   type TokenKind,
   type WeChatErrorInfo,
 } from './types.js'
-import type { TokenAnswer, WeChatApi } from './wechat-api.js'
+import {
+  effectiveLeadSeconds,
+  failureBackoffMs,
+  jitterBoundMs,
+  plannedRefreshAt,
+  retryDelayMs,
+  safeUntil,
+  type TimingRules,
+} from './timing.js'
+import { TOKEN_API, type TokenAnswer, type WeChatApi } from './wechat-api.js'
 import {
   WeChatError,
   WeChatTransportError,
-  failureBackoffMs,
   isTokenRejection,
   refusesThisReplica,
 } from './wechat-errors.js'
@@ -83,6 +98,7 @@ export class TokenSlot {
   readonly slot: string
   readonly kind: TokenKind
   readonly quota: QuotaGuard
+  private readonly rules: TimingRules
   private readonly reports: ReportBudget
   /** Stable force_refresh calls today. */
   private readonly forced: DailyCounter
@@ -125,7 +141,13 @@ export class TokenSlot {
     const { app, store, clock } = deps
     this.kind = app.tokenKind
     this.slot = `${app.appid}:${app.tokenKind}`
-    const api = app.tokenKind === 'stable' ? '/cgi-bin/stable_token' : '/cgi-bin/token'
+    this.rules = {
+      kind: app.tokenKind,
+      leadMs: app.refreshLeadSeconds * 1000,
+      overlapMs: deps.tuning.wechatOverlapSeconds * 1000,
+      maxJitterMs: deps.tuning.maxJitterSeconds * 1000,
+    }
+    const api = TOKEN_API[app.tokenKind]
     this.quota = new QuotaGuard(
       store,
       clock,
@@ -181,8 +203,7 @@ export class TokenSlot {
       this.previous = { token: this.record.token, until }
     }
     this.record = record
-    const lead = this.kind === 'stable' ? this.overlapMs() * 0.1 : this.leadMs() * 0.1
-    this.jitterMs = Math.random() * Math.min(this.deps.tuning.maxJitterSeconds * 1000, lead)
+    this.jitterMs = Math.random() * jitterBoundMs(this.rules)
     if (this.state === 'cold' || this.state === 'failing') this.state = 'ok'
     this.failures = 0
     this.retryAt = null
@@ -201,10 +222,11 @@ export class TokenSlot {
    */
   onIntent(intent: RefreshIntent): void {
     if (!this.record || intent.generation !== this.record.generation) return
+    const deadline = intentDeadline(intent, this.overlapMs())
     if (intent.withdrawn) {
-      if (this.intentCap === intent.at + this.overlapMs()) this.intentCap = null
+      if (this.intentCap === deadline) this.intentCap = null
     } else {
-      this.intentCap = Math.min(this.intentCap ?? Infinity, intent.at + this.overlapMs())
+      this.intentCap = Math.min(this.intentCap ?? Infinity, deadline)
     }
   }
 
@@ -212,12 +234,12 @@ export class TokenSlot {
   serve(): ServedToken | null {
     const record = this.record
     if (!record) return null
-    const safeUntil = Math.min(
-      this.safeUntil(record),
+    const until = Math.min(
+      safeUntil(this.rules, record),
       this.retiresBy ?? Infinity,
       this.intentCap ?? Infinity
     )
-    const remaining = safeUntil - this.deps.clock.now()
+    const remaining = until - this.deps.clock.now()
     if (remaining < MIN_SERVE_MS) return null
     return {
       appid: this.appid,
@@ -225,7 +247,7 @@ export class TokenSlot {
       accessToken: record.token,
       generation: record.generation,
       expiresIn: Math.floor(remaining / 1000),
-      expiresAt: safeUntil,
+      expiresAt: until,
     }
   }
 
@@ -242,7 +264,7 @@ export class TokenSlot {
       return served
     const outcome = await this.refresh({ reason: 'scheduled', early: true }).catch(() => undefined)
     if (outcome?.type === 'contended') {
-      await this.waitForChange(performance.now() + this.deps.coldStartTimeoutMs)
+      await this.waitForNewer(this.deps.clock.now() + this.deps.coldStartTimeoutMs)
     }
     return this.serve() ?? served
   }
@@ -285,24 +307,24 @@ export class TokenSlot {
   }
 
   /** A forced refresh (admin), still subject to the quota and the cooldown. */
-  async forceRefresh(): Promise<ServedToken> {
-    const deadline = performance.now() + this.deps.coldStartTimeoutMs
+  forceRefresh(): Promise<ServedToken> {
     const before = this.record?.generation ?? 0
-    for (;;) {
-      const outcome = await this.refresh({ reason: 'admin' })
-      if (outcome.type === 'cooldown') {
-        throw new EngineError(
-          'cooldown',
-          `a refresh of ${this.appid} happened less than the cooldown ago`,
-          { retryAfterSeconds: Math.ceil(outcome.retryAfterMs / 1000) }
-        )
-      }
-      if (outcome.type === 'limited') throw this.limitError(outcome.limit, outcome.retryAfterMs)
-      const served = this.serve()
-      if (served && served.generation > before) return served
-      if (performance.now() >= deadline) throw this.unavailable()
-      await this.waitForChange(deadline)
-    }
+    return this.untilSettled(
+      { reason: 'admin' },
+      (outcome) => {
+        if (outcome?.type === 'cooldown') {
+          throw new EngineError(
+            'cooldown',
+            `a refresh of ${this.appid} happened less than the cooldown ago`,
+            { retryAfterSeconds: Math.ceil(outcome.retryAfterMs / 1000) }
+          )
+        }
+        if (outcome?.type === 'limited') throw this.limitError(outcome.limit, outcome.retryAfterMs)
+        const served = outcome ? this.serve() : null
+        return served && served.generation > before ? served : undefined
+      },
+      () => this.unavailable()
+    )
   }
 
   /**
@@ -347,13 +369,15 @@ export class TokenSlot {
       obtainedAt: this.record?.obtainedAt ?? null,
       expiresIn: served?.expiresIn ?? null,
       wechatExpiresAt: this.record?.wechatExpiresAt ?? null,
-      refreshLeadSeconds: this.effectiveLeadSeconds(),
+      refreshLeadSeconds: effectiveLeadSeconds(this.rules, this.record),
       lastRefresh: this.lastRefresh,
       lastError: this.lastError,
       nextAttemptAt: this.nextAttemptAt,
       quota: {
+        api: this.quota.api,
         used: this.quota.used(),
         limit: this.quota.limit,
+        warnRatio: this.deps.app.quotaWarnRatio,
         warn: this.quota.warn(),
         exhausted: this.state === 'quota_exhausted' ? this.exhaustedBy : null,
         scheduledReserve: this.quota.scheduledReserve,
@@ -375,48 +399,15 @@ export class TokenSlot {
 
   // --- schedule -------------------------------------------------------------------------------
 
-  /** How long before WeChat's expiry the current record is due: what alerts compare against. */
-  private effectiveLeadSeconds(): number {
-    const record = this.record
-    if (!record && this.kind === 'classic') return this.deps.app.refreshLeadSeconds
-    if (!record) return (this.overlapMs() * 0.8) / 1000
-    return (record.wechatExpiresAt - this.plannedRefreshAt(record)) / 1000
-  }
-
-  private leadMs(): number {
-    return this.deps.app.refreshLeadSeconds * 1000
-  }
-
   private overlapMs(): number {
-    return this.deps.tuning.wechatOverlapSeconds * 1000
-  }
-
-  /**
-   * When this replica means to replace a record. Classic: `lead` before WeChat's expiry (but not in
-   * the first half of its life). Stable: inside WeChat's own last-overlap window, because only there
-   * does normal mode hand out a new token.
-   */
-  private plannedRefreshAt(record: TokenRecord): number {
-    if (this.kind === 'stable') return record.wechatExpiresAt - this.overlapMs() * 0.8
-    const life = record.wechatExpiresAt - record.obtainedAt
-    return Math.max(record.obtainedAt + life / 2, record.wechatExpiresAt - this.leadMs())
-  }
-
-  /**
-   * Until when a reader may use a record. A classic token is retired `overlap` after the refresh that
-   * replaces it, and scheduled refreshes never start before plannedRefreshAt (jitter only delays), so
-   * plannedRefreshAt + overlap is safe. A stable token renewed in normal mode lives to its own expiry.
-   */
-  private safeUntil(record: TokenRecord): number {
-    if (this.kind === 'stable') return record.wechatExpiresAt
-    return Math.min(record.wechatExpiresAt, this.plannedRefreshAt(record) + this.overlapMs())
+    return this.rules.overlapMs
   }
 
   /** Whether the record must be replaced now: gone, due, or retired early by someone. */
   private refreshDue(): boolean {
     const record = this.record
     if (!record || !this.serve()) return true
-    return this.retiresBy !== null || this.deps.clock.now() >= this.plannedRefreshAt(record)
+    return this.retiresBy !== null || this.deps.clock.now() >= plannedRefreshAt(this.rules, record)
   }
 
   /**
@@ -429,6 +420,13 @@ export class TokenSlot {
     return (
       this.kind === 'stable' && record.wechatExpiresAt - this.deps.clock.now() <= this.overlapMs()
     )
+  }
+
+  /** The store is reachable again: a refresh that is due (or a missing token) need not wait. */
+  storeRecovered(): void {
+    if (this.stopped || this.inflight !== null) return
+    if (this.refreshDue() && (this.retryAt === null || this.retryAt <= this.deps.clock.now()))
+      this.schedule(this.deps.clock.now())
   }
 
   /** WeChat may retire the current record at `at`: serve it no longer than that and replace it now. */
@@ -445,7 +443,7 @@ export class TokenSlot {
     const planned = this.record
       ? this.retiresBy !== null
         ? now
-        : this.plannedRefreshAt(this.record) + this.jitterMs
+        : plannedRefreshAt(this.rules, this.record) + this.jitterMs
       : now
     const due = at ?? (this.retryAt !== null && this.retryAt > now ? this.retryAt : planned)
     this.timer = this.deps.clock.setTimeout(() => this.onTimer(), Math.max(0, due - now))
@@ -461,14 +459,10 @@ export class TokenSlot {
         // Another replica holds the lock, or WeChat handed back the same stable token: look again
         // soon while the refresh is due; otherwise wait for the planned time.
         if (outcome.type === 'contended' || this.refreshDue())
-          this.schedule(this.deps.clock.now() + this.retryDelayMs())
+          this.schedule(this.deps.clock.now() + retryDelayMs(this.rules))
         else this.schedule()
       })
       .catch(() => undefined) // recorded in refresh(); the failure back-off has rescheduled
-  }
-
-  private retryDelayMs(): number {
-    return Math.max(1000, Math.min(this.overlapMs() * 0.05, 15_000))
   }
 
   // --- refresh --------------------------------------------------------------------------------
@@ -507,7 +501,7 @@ export class TokenSlot {
       // `overlap` after it. Holding the lock, we know that refresh is over: replace ours now.
       const orphan = this.record ? await openIntent(store, this.slot, this.record.generation) : null
       if (orphan) {
-        this.noteRetirement(orphan.at + this.overlapMs())
+        this.noteRetirement(intentDeadline(orphan, this.overlapMs()))
         request = { reason: 'recovery' }
         this.deps.logger.warn(
           { appid: this.appid, kind: this.kind, since: new Date(orphan.at).toISOString() },
@@ -633,7 +627,13 @@ export class TokenSlot {
 
   /** Before a call that makes WeChat retire the current token: see refresh-intent.ts. */
   private async recordIntent(at: number): Promise<void> {
-    const intent = { at, generation: this.record?.generation ?? 0, by: this.deps.instanceId }
+    const intent: RefreshIntent = {
+      at,
+      generation: this.record?.generation ?? 0,
+      by: this.deps.instanceId,
+      // What this replica knows of an earlier end (a foreign refresh) travels with the intent.
+      ...(this.retiresBy === null ? {} : { retiresBy: this.retiresBy }),
+    }
     this.intent = intent
     await recordIntent(this.deps.store, this.slot, intent)
   }
@@ -706,21 +706,27 @@ export class TokenSlot {
     return 0
   }
 
+  /** Extends the lease every third of its life while a refresh runs, on the engine's clock. */
   private keepAlive(lease: Lease): { lost: boolean; stop(): void } {
+    const { clock } = this.deps
     const ttl = this.deps.tuning.lockTtlMs
+    let timer: unknown
     const keeper = {
       lost: false,
-      stop: () => clearInterval(interval),
+      stop: () => clock.clearTimeout(timer),
     }
-    const interval = setInterval(() => {
-      lease
-        .extend(ttl)
-        .then((ok) => {
-          if (!ok) keeper.lost = true
-        })
-        .catch(() => (keeper.lost = true))
-    }, ttl / 3)
-    interval.unref()
+    const extend = (): void => {
+      timer = clock.setTimeout(() => {
+        lease
+          .extend(ttl)
+          .then((ok) => {
+            if (!ok) keeper.lost = true
+          })
+          .catch(() => (keeper.lost = true))
+        extend()
+      }, ttl / 3)
+    }
+    extend()
     return keeper
   }
 
@@ -743,7 +749,7 @@ export class TokenSlot {
     if (error instanceof StoreUnavailableError) {
       this.emitRefresh(reason, 'store_error', started)
       // No refresh without the lock: keep serving from memory and try again shortly.
-      this.schedule(now + this.retryDelayMs())
+      this.schedule(now + retryDelayMs(this.rules))
       return new EngineError('store_unavailable', 'the token store is unreachable', {
         retryAfterSeconds: 1,
       })
@@ -779,7 +785,7 @@ export class TokenSlot {
       result = 'network_error'
       // No answer to a call that retires the current token: WeChat may have issued a new one (and
       // will retire ours `overlap` after the request) or not. Serve ours no longer than that.
-      if (this.intent) this.noteRetirement(this.intent.at + this.overlapMs())
+      if (this.intent) this.noteRetirement(intentDeadline(this.intent, this.overlapMs()))
     }
     this.lastError = { ...info, at: now }
     this.emitRefresh(reason, result, started, undefined, info)
@@ -806,14 +812,14 @@ export class TokenSlot {
       next = this.quota.resetAt()
       this.state = 'quota_exhausted'
       this.exhaustedBy = 'wechat_daily_quota'
-    } else if (error instanceof WeChatError) {
-      next =
-        now +
-        failureBackoffMs(error.errcode, this.failures, tuning.failureBackoffMs, tuning.maxBackoffMs)
-      this.state = 'failing'
     } else {
-      next =
-        now + Math.min(tuning.maxBackoffMs, tuning.transientBackoffMs * 2 ** (this.failures - 1))
+      // WeChat's own errcodes (its -1 included) back off from failureBackoffMs, transport
+      // failures from transientBackoffMs: one formula (timing.ts).
+      const failure =
+        error instanceof WeChatError
+          ? { errcode: error.errcode, transient: false }
+          : { transient: true }
+      next = now + failureBackoffMs(failure, this.failures, tuning)
       this.state = 'failing'
     }
     this.backOffUntil(next)
@@ -959,9 +965,7 @@ export class TokenSlot {
     const count = (): Promise<void> =>
       this.kind === 'stable'
         ? this.quota.reserve('scheduled')
-        : new DailyCounter(store, clock, (at) =>
-            storeKeys.quota(app.appid, '/cgi-bin/stable_token', at)
-          )
+        : new DailyCounter(store, clock, (at) => storeKeys.quota(app.appid, TOKEN_API.stable, at))
             .increment()
             .then(() => undefined)
     try {
@@ -1039,6 +1043,17 @@ export class TokenSlot {
     this.noteRetirement(
       finding.evidence === 'token_rejected' ? now : finding.after + this.overlapMs()
     )
+    // Every replica caps what it serves now, before this one's replacement lands: announced like
+    // an intent (not stored as one), carrying the retirement.
+    const retiresBy = this.retiresBy ?? now
+    this.deps.store
+      .publishIntent(this.slot, {
+        at: now,
+        generation: served.generation,
+        by: instanceId,
+        retiresBy,
+      })
+      .catch(() => undefined)
     await this.refresh({ reason: 'foreign', expectToken: served.accessToken }).catch(
       () => undefined
     )
@@ -1054,28 +1069,24 @@ export class TokenSlot {
     return this.cold
   }
 
-  private async coldStart(): Promise<ServedToken> {
-    const deadline = performance.now() + this.deps.coldStartTimeoutMs
-    for (;;) {
-      const served = this.serve()
-      if (served) return served
-      if (this.retryAt !== null && this.retryAt > this.deps.clock.now()) throw this.unavailable()
-      const outcome = await this.refresh({ reason: 'cold_start' })
-      const after = this.serve()
-      if (after) return after
-      if (this.stopped || performance.now() >= deadline) {
-        throw new EngineError(
+  private coldStart(): Promise<ServedToken> {
+    return this.untilSettled(
+      { reason: 'cold_start' },
+      (outcome) => {
+        const served = this.serve()
+        if (served) return served
+        // Still backing off after a failure: say so rather than ask WeChat again.
+        if (outcome === null && this.retryAt !== null && this.retryAt > this.deps.clock.now())
+          throw this.unavailable()
+        return undefined
+      },
+      () =>
+        new EngineError(
           'token_unavailable',
           `no token for ${this.appid} within ${this.deps.coldStartTimeoutMs} ms`,
-          {
-            retryAfterSeconds: 1,
-          }
+          { retryAfterSeconds: 1 }
         )
-      }
-      // Another replica holds the lock: its announcement wakes us; a store read covers a lost one.
-      if (outcome.type === 'contended') await this.waitForChange(deadline)
-      await this.catchUp()
-    }
+    )
   }
 
   private async handleReport(
@@ -1101,27 +1112,58 @@ export class TokenSlot {
     if (this.record?.token !== token) {
       return { refreshed: false, reason: 'stale_report', token: await this.getToken() }
     }
-    const deadline = performance.now() + this.deps.coldStartTimeoutMs
+    const reason = await this.untilSettled<InvalidateOutcome>(
+      { reason: 'invalidated', expectToken: token, reporter },
+      (outcome) => {
+        if (outcome?.type === 'cooldown' || outcome?.type === 'limited') {
+          return outcome.type === 'limited' ? 'limited' : 'cooldown'
+        }
+        return outcome && this.record?.token !== token ? 'refreshed' : undefined
+      },
+      () => this.unavailable(),
+      (error) => {
+        // The stable force_refresh guards refuse like the cooldown and the daily bounds do.
+        if (error instanceof EngineError && error.code === 'cooldown') return 'cooldown'
+        if (error instanceof EngineError && error.code === 'quota_exhausted' && this.serve())
+          return 'limited'
+        throw error
+      }
+    )
+    return { refreshed: reason === 'refreshed', reason, token: await this.getToken() }
+  }
+
+  /**
+   * The one loop of every caller that needs a refresh to land — a cold start, an admin refresh, a
+   * report: `settle` turns what is known into an answer (or undefined to go on), first with no
+   * outcome, then after each refresh with its outcome; `failure` may turn a refresh's error into an
+   * answer. Between attempts it waits for a newer generation (another replica's announcement wakes
+   * it; a store read covers a lost one), until the cold-start bound, then throws `timeout()`.
+   */
+  private async untilSettled<T>(
+    request: RefreshRequest,
+    settle: (outcome: Outcome | null) => T | undefined,
+    timeout: () => EngineError,
+    failure: (error: unknown) => T = (error) => {
+      throw error
+    }
+  ): Promise<T> {
+    const { clock } = this.deps
+    const deadline = clock.now() + this.deps.coldStartTimeoutMs
+    const first = settle(null)
+    if (first !== undefined) return first
     for (;;) {
       let outcome: Outcome
       try {
-        outcome = await this.refresh({ reason: 'invalidated', expectToken: token, reporter })
+        outcome = await this.refresh(request)
       } catch (error) {
-        // The stable force_refresh guards refuse like the cooldown and the daily bounds do.
-        if (error instanceof EngineError && error.code === 'cooldown')
-          return { refreshed: false, reason: 'cooldown', token: await this.getToken() }
-        if (error instanceof EngineError && error.code === 'quota_exhausted' && this.serve())
-          return { refreshed: false, reason: 'limited', token: await this.getToken() }
-        throw error
+        return failure(error)
       }
-      if (outcome.type === 'cooldown')
-        return { refreshed: false, reason: 'cooldown', token: await this.getToken() }
-      if (outcome.type === 'limited')
-        return { refreshed: false, reason: 'limited', token: await this.getToken() }
-      if (this.record?.token !== token)
-        return { refreshed: true, reason: 'refreshed', token: await this.getToken() }
-      if (performance.now() >= deadline) throw this.unavailable()
-      if (outcome.type === 'contended') await this.waitForChange(deadline)
+      const answer = settle(outcome)
+      if (answer !== undefined) return answer
+      if (this.stopped || clock.now() >= deadline) throw timeout()
+      // Another replica holds the lock: wait for its generation. Otherwise (a request that shared
+      // another's refresh, a fenced write) try again at once.
+      if (outcome.type === 'contended') await this.waitForNewer(deadline)
       await this.catchUp()
     }
   }
@@ -1134,15 +1176,16 @@ export class TokenSlot {
     }
   }
 
-  /** Waits (a short poll at most) for a new record to be adopted. */
-  private waitForChange(deadline: number): Promise<void> {
+  /** Waits for a newer record to be adopted, or a short poll at most, on the engine's clock. */
+  private waitForNewer(deadline: number): Promise<void> {
+    const { clock } = this.deps
     return new Promise((resolve) => {
       const wake = (): void => {
-        clearTimeout(timer)
+        clock.clearTimeout(timer)
         this.waiters.delete(wake)
         resolve()
       }
-      const timer = setTimeout(wake, Math.max(0, Math.min(POLL_MS, deadline - performance.now())))
+      const timer = clock.setTimeout(wake, Math.max(0, Math.min(POLL_MS, deadline - clock.now())))
       this.waiters.add(wake)
     })
   }

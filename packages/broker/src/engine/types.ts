@@ -118,8 +118,12 @@ export interface AppStatus {
   /** When a failing app will next try WeChat again. */
   nextAttemptAt: number | null
   quota: {
+    /** The token API whose upstream calls `used` counts (/cgi-bin/token, /cgi-bin/stable_token). */
+    api: string
     used: number
     limit: number
+    /** Share of `limit` from which `warn` holds (the app's quotaWarnRatio). */
+    warnRatio: number
     warn: boolean
     /** Why upstream calls stopped for today (state quota_exhausted), else null. */
     exhausted: 'daily_quota' | 'wechat_daily_quota' | null

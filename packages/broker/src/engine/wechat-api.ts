@@ -1,5 +1,7 @@
 import { WeChatError, WeChatTransportError, isTransientErrcode, ridOf } from './wechat-errors.js'
-import type { Code2SessionResult, EngineEvents, WeChatOptions } from './types.js'
+import { systemClock } from './clock.js'
+import { retryPauseMs } from './timing.js'
+import type { Clock, Code2SessionResult, EngineEvents, TokenKind, WeChatOptions } from './types.js'
 
 export interface RetryPolicy {
   /** Attempts in all, the first included. */
@@ -7,6 +9,12 @@ export interface RetryPolicy {
   baseDelayMs: number
   maxDelayMs: number
 }
+
+/** The WeChat endpoint of each token kind: the one place the kind is mapped to its path. */
+export const TOKEN_API: Readonly<Record<TokenKind, string>> = Object.freeze({
+  classic: '/cgi-bin/token',
+  stable: '/cgi-bin/stable_token',
+})
 
 export interface TokenAnswer {
   accessToken: string
@@ -44,7 +52,9 @@ export class WeChatApi {
   constructor(
     options: WeChatOptions,
     private readonly retryPolicy: RetryPolicy,
-    private readonly onRequest: (e: EngineEvents['wechatRequest']) => void
+    private readonly onRequest: (e: EngineEvents['wechatRequest']) => void,
+    /** The engine's one clock: back-off waits between retries run on it. */
+    private readonly clock: Clock = systemClock
   ) {
     this.bases = [options.baseUrl, ...options.fallbackBaseUrls].map((b) => b.replace(/\/+$/, ''))
     this.timeoutMs = options.timeoutMs
@@ -63,13 +73,13 @@ export class WeChatApi {
     secret: string,
     beforeAttempt: () => Promise<void>
   ): Promise<TokenAnswer> {
-    const json = await this.request('/cgi-bin/token', {
+    const json = await this.request(TOKEN_API.classic, {
       method: 'GET',
       query: { grant_type: 'client_credential', appid, secret },
       retry: true,
       beforeAttempt,
     })
-    return tokenAnswer('/cgi-bin/token', json)
+    return tokenAnswer(TOKEN_API.classic, json)
   }
 
   async stableToken(
@@ -78,14 +88,14 @@ export class WeChatApi {
     forceRefresh: boolean,
     beforeAttempt: () => Promise<void>
   ): Promise<TokenAnswer> {
-    const json = await this.request('/cgi-bin/stable_token', {
+    const json = await this.request(TOKEN_API.stable, {
       method: 'POST',
       body: { grant_type: 'client_credential', appid, secret, force_refresh: forceRefresh },
       // A forced refresh is never repeated blindly: each one retires a token and spends a daily force.
       retry: !forceRefresh,
       beforeAttempt,
     })
-    return tokenAnswer('/cgi-bin/stable_token', json)
+    return tokenAnswer(TOKEN_API.stable, json)
   }
 
   /** Login codes are single-use, so a login is never retried after WeChat may have seen it. */
@@ -127,7 +137,7 @@ export class WeChatApi {
     const attempts = options.retry ? Math.max(1, this.retryPolicy.attempts) : 1
     let lastError: Error = new Error('no attempt made')
     for (let attempt = 1; attempt <= attempts; attempt++) {
-      if (attempt > 1) await this.pause(this.backoffMs(attempt - 1))
+      if (attempt > 1) await this.pause(retryPauseMs(attempt - 1, this.retryPolicy))
       try {
         return await this.tryBases(endpoint, options)
       } catch (error) {
@@ -204,20 +214,14 @@ export class WeChatApi {
   /** A back-off wait that shutdown cuts short (the next attempt then fails at once). */
   private pause(ms: number): Promise<void> {
     return new Promise((resolve) => {
-      const timer = setTimeout(done, ms)
+      const clock = this.clock
+      const timer = clock.setTimeout(done, ms)
       function done(): void {
-        clearTimeout(timer)
+        clock.clearTimeout(timer)
         resolve()
       }
       this.shutdown.signal.addEventListener('abort', done, { once: true })
     })
-  }
-
-  private backoffMs(retry: number): number {
-    const { baseDelayMs, maxDelayMs } = this.retryPolicy
-    const ceiling = Math.min(maxDelayMs, baseDelayMs * 2 ** (retry - 1))
-    // Equal jitter: half fixed, half random, so replicas do not retry in lockstep.
-    return ceiling / 2 + Math.random() * (ceiling / 2)
   }
 }
 

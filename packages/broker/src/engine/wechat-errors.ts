@@ -67,22 +67,3 @@ const REPLICA_REFUSED: ReadonlySet<number> = new Set([
 export function refusesThisReplica(errcode: number): boolean {
   return REPLICA_REFUSED.has(errcode)
 }
-
-const HOUR_MS = 3600_000
-
-/**
- * How long an app waits before it asks WeChat for a token again after a failure that retrying
- * cannot fix (bad secret, IP allow-list, frozen app...). `attempt` counts consecutive failures.
- * 45009 (daily quota) is handled by the caller: it waits for the next quota day.
- */
-export function failureBackoffMs(
-  errcode: number | undefined,
-  attempt: number,
-  baseMs: number,
-  maxMs: number
-): number {
-  if (errcode === 89506) return 24 * HOUR_MS
-  if (errcode === 89507) return HOUR_MS
-  if (errcode === 45011) return 60_000
-  return Math.min(maxMs, baseMs * 2 ** Math.max(0, attempt - 1))
-}

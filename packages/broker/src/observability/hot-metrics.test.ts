@@ -75,3 +75,41 @@ describe('HotCounter', () => {
     }
   })
 })
+
+describe('after registry.resetMetrics()', () => {
+  it('series held from before count on, as prom-client’s own metrics do after the same reset', async () => {
+    const ours = new Registry()
+    const theirs = new Registry()
+    const h = {
+      name: 'r_seconds',
+      help: 'latency',
+      labelNames: ['route'] as const,
+      buckets: BUCKETS,
+    }
+    const c = { name: 'r_total', help: 'count', labelNames: ['a'] as const }
+    const hot = new HotHistogram({ ...h, registers: [ours] })
+    const hotCounter = new HotCounter({ ...c, registers: [ours] })
+    const reference = new Histogram({ ...h, registers: [theirs] })
+    const referenceCounter = new Counter({ ...c, registers: [theirs] })
+    // Held the way the request recorder holds them: resolved once, used for every request.
+    const series = hot.series('/a', () => ({ route: '/a' }))
+    const counted = hotCounter.series('x', () => ({ a: 'x' }))
+    const record = (values: readonly number[]) => {
+      for (const v of values) {
+        series.observe(v)
+        reference.observe({ route: '/a' }, v)
+        counted.inc()
+        referenceCounter.inc({ a: 'x' })
+      }
+    }
+    record(VALUES)
+    expect(await ours.metrics()).toBe(await theirs.metrics())
+    ours.resetMetrics()
+    theirs.resetMetrics()
+    expect(await ours.metrics()).toBe(await theirs.metrics())
+    expect(await ours.metrics()).not.toContain('/a')
+    record([0.002, 0.3])
+    expect(await ours.metrics()).toContain('r_seconds_count{route="/a"} 2')
+    expect(await ours.metrics()).toBe(await theirs.metrics())
+  })
+})

@@ -1,6 +1,6 @@
 import { Counter, Gauge, Histogram, collectDefaultMetrics } from 'prom-client'
 import type { Registry } from 'prom-client'
-import type { AppConfig, EngineEvents, TokenEngine, TokenKind } from '../engine/types.js'
+import type { AppStatus, EngineEvents, Readiness, TokenEngine } from '../engine/types.js'
 import {
   HotCounter,
   HotHistogram,
@@ -12,10 +12,134 @@ import {
 // engine events and HTTP traffic; gauges are read from engine.status()/readiness() at scrape time
 // (both are synchronous and in memory, so a scrape never waits on Redis or WeChat).
 
-export const TOKEN_API_PATH: Record<TokenKind, string> = {
-  classic: '/cgi-bin/token',
-  stable: '/cgi-bin/stable_token',
+/** What one scrape reads of the engine: status() and readiness(), once. */
+interface Snapshot {
+  at: number
+  apps: AppStatus[]
+  readiness: Readiness
 }
+
+/**
+ * The engine's state for the scrape in progress. A registry collects its metrics in one
+ * synchronous pass (metrics() and getMetricsAsJSON() call every metric's collect() before they
+ * first wait), so the first collect() of a scrape, whichever gauge it belongs to, takes the
+ * snapshot and the rest of the pass reuses it; it is dropped when the pass ends, and the next
+ * scrape reads the engine again. No gauge depends on another having been collected first.
+ */
+function scrapeSnapshot(engine: TokenEngine, now: () => number): () => Snapshot {
+  let current: Snapshot | undefined
+  return () => {
+    if (!current) {
+      current = { at: now(), apps: engine.status(), readiness: engine.readiness() }
+      queueMicrotask(() => (current = undefined))
+    }
+    return current
+  }
+}
+
+/** The label sets of the per-app gauges. */
+const APP_LABELS = {
+  app: { names: ['appid', 'kind'], of: (s: AppStatus) => ({ appid: s.appid, kind: s.kind }) },
+  api: { names: ['appid', 'api'], of: (s: AppStatus) => ({ appid: s.appid, api: s.quota.api }) },
+  appid: { names: ['appid'], of: (s: AppStatus) => ({ appid: s.appid }) },
+} as const
+
+/** A gauge with one series per app, or none for an app whose `value` is null. */
+interface AppGauge {
+  name: string
+  help: string
+  labels: keyof typeof APP_LABELS
+  value(s: AppStatus, at: number): number | null
+}
+
+// In exposition order.
+const APP_GAUGES: readonly AppGauge[] = [
+  {
+    name: 'wxbroker_token_expires_in_seconds',
+    help: 'Seconds until WeChat itself expires the current token (not the served expires_in)',
+    labels: 'app',
+    value: (s, at) =>
+      s.wechatExpiresAt === null ? null : Math.max(0, Math.round((s.wechatExpiresAt - at) / 1000)),
+  },
+  {
+    name: 'wxbroker_token_generation',
+    help: 'Generation of the current token',
+    labels: 'app',
+    value: (s) => s.generation,
+  },
+  {
+    name: 'wxbroker_token_refresh_lead_seconds',
+    help: 'Configured refresh lead: the token is replaced this long before expiry',
+    labels: 'app',
+    value: (s) => s.refreshLeadSeconds,
+  },
+  {
+    name: 'wxbroker_quota_used',
+    help: 'Upstream token calls counted today (Asia/Shanghai)',
+    labels: 'api',
+    value: (s) => s.quota.used,
+  },
+  {
+    name: 'wxbroker_quota_limit',
+    help: 'Configured daily limit of upstream token calls',
+    labels: 'api',
+    value: (s) => s.quota.limit,
+  },
+  {
+    name: 'wxbroker_quota_warn_ratio',
+    help: 'Share of the daily quota at which the broker warns',
+    labels: 'appid',
+    value: (s) => s.quota.warnRatio,
+  },
+  {
+    name: 'wxbroker_quota_wechat_used',
+    help: 'Daily calls as reported by WeChat (openapi/quota/get), when reconciled',
+    labels: 'api',
+    value: (s) => s.quota.wechat?.used ?? null,
+  },
+  {
+    name: 'wxbroker_quota_wechat_limit',
+    help: 'Daily limit as reported by WeChat, when reconciled',
+    labels: 'api',
+    value: (s) => s.quota.wechat?.limit ?? null,
+  },
+  {
+    name: 'wxbroker_quota_scheduled_reserve',
+    help: 'Calls of the daily quota kept for scheduled refreshes (reports and admin refreshes stop short of them)',
+    labels: 'api',
+    value: (s) => s.quota.scheduledReserve,
+  },
+  {
+    name: 'wxbroker_report_refreshes_used',
+    help: 'Report-driven refreshes today (Asia/Shanghai), all clients',
+    labels: 'appid',
+    value: (s) => s.quota.reports.used,
+  },
+  {
+    name: 'wxbroker_report_refreshes_limit',
+    help: 'Daily bound on report-driven refreshes of the app',
+    labels: 'appid',
+    value: (s) => s.quota.reports.limit,
+  },
+  {
+    name: 'wxbroker_secret_rejected',
+    help: "1 when WeChat refused this replica's secret (or its IP) at start or at its last refresh",
+    labels: 'appid',
+    value: (s) => (s.secret === 'rejected' ? 1 : 0),
+  },
+  {
+    name: 'wxbroker_app_failing',
+    help: '1 while refreshes for the app are failing',
+    labels: 'app',
+    value: (s) => (s.state === 'failing' ? 1 : 0),
+  },
+  {
+    name: 'wxbroker_last_wechat_errcode',
+    help: 'errcode of the last WeChat error for the app (0 when none)',
+    labels: 'app',
+    value: (s) => s.lastError?.errcode ?? 0,
+  },
+]
 
 const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5]
 const UPSTREAM_BUCKETS = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]
@@ -36,67 +160,23 @@ export interface BrokerMetrics {
 export interface MetricsOptions {
   registry: Registry
   engine: TokenEngine
-  apps: readonly AppConfig[]
   now?: () => number
   defaultMetrics?: boolean
 }
 
 export function createMetrics(opts: MetricsOptions): BrokerMetrics {
-  const { registry: reg, engine, apps } = opts
+  const { registry: reg, engine } = opts
   const now = opts.now ?? Date.now
   const registers = [reg]
-  const warnRatio = new Map(apps.map((a) => [a.appid, a.quotaWarnRatio]))
   if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: reg })
+  const snapshot = scrapeSnapshot(engine, now)
 
-  // Registered before the gauges it fills: prom-client reads metrics in registration order, so
-  // this collect() must run first to refresh the per-app gauges from one status() call.
   new Gauge({
     name: 'wxbroker_apps_configured',
     help: 'Number of configured apps',
     registers,
     collect() {
-      const at = now()
-      const all = [
-        expiresIn,
-        generation,
-        refreshLead,
-        quotaUsed,
-        quotaLimit,
-        quotaWechatUsed,
-        quotaWechatLimit,
-        appFailing,
-        lastErrcode,
-        quotaWarnRatio,
-        quotaReserve,
-        reportsUsed,
-        reportsLimit,
-        secretRejected,
-      ]
-      for (const g of all) g.reset()
-      const statuses = engine.status()
-      this.set(statuses.length)
-      for (const s of statuses) {
-        const app = { appid: s.appid, kind: s.kind }
-        const api = { appid: s.appid, api: TOKEN_API_PATH[s.kind] }
-        if (s.wechatExpiresAt !== null) {
-          expiresIn.set(app, Math.max(0, Math.round((s.wechatExpiresAt - at) / 1000)))
-        }
-        if (s.generation !== null) generation.set(app, s.generation)
-        refreshLead.set(app, s.refreshLeadSeconds)
-        quotaUsed.set(api, s.quota.used)
-        quotaLimit.set(api, s.quota.limit)
-        if (s.quota.wechat) {
-          quotaWechatUsed.set(api, s.quota.wechat.used)
-          quotaWechatLimit.set(api, s.quota.wechat.limit)
-        }
-        quotaWarnRatio.set({ appid: s.appid }, warnRatio.get(s.appid) ?? 0.8)
-        quotaReserve.set(api, s.quota.scheduledReserve)
-        reportsUsed.set({ appid: s.appid }, s.quota.reports.used)
-        reportsLimit.set({ appid: s.appid }, s.quota.reports.limit)
-        secretRejected.set({ appid: s.appid }, s.secret === 'rejected' ? 1 : 0)
-        appFailing.set(app, s.state === 'failing' ? 1 : 0)
-        lastErrcode.set(app, s.lastError?.errcode ?? 0)
-      }
+      this.set(snapshot().apps.length)
     },
   })
 
@@ -170,99 +250,44 @@ export function createMetrics(opts: MetricsOptions): BrokerMetrics {
     registers,
   })
 
-  // Scrape-time gauges. One collect() reads status() once and fills the app gauges together.
-  const gauge = (name: string, help: string, labelNames: string[]): Gauge =>
-    new Gauge({ name, help, labelNames, registers })
-  const expiresIn = gauge(
-    'wxbroker_token_expires_in_seconds',
-    'Seconds until WeChat itself expires the current token (not the served expires_in)',
-    ['appid', 'kind']
-  )
-  const generation = gauge('wxbroker_token_generation', 'Generation of the current token', [
-    'appid',
-    'kind',
-  ])
-  const refreshLead = gauge(
-    'wxbroker_token_refresh_lead_seconds',
-    'Configured refresh lead: the token is replaced this long before expiry',
-    ['appid', 'kind']
-  )
-  const quotaUsed = gauge(
-    'wxbroker_quota_used',
-    'Upstream token calls counted today (Asia/Shanghai)',
-    ['appid', 'api']
-  )
-  const quotaLimit = gauge(
-    'wxbroker_quota_limit',
-    'Configured daily limit of upstream token calls',
-    ['appid', 'api']
-  )
-  const quotaWarnRatio = gauge(
-    'wxbroker_quota_warn_ratio',
-    'Share of the daily quota at which the broker warns',
-    ['appid']
-  )
-  const quotaWechatUsed = gauge(
-    'wxbroker_quota_wechat_used',
-    'Daily calls as reported by WeChat (openapi/quota/get), when reconciled',
-    ['appid', 'api']
-  )
-  const quotaWechatLimit = gauge(
-    'wxbroker_quota_wechat_limit',
-    'Daily limit as reported by WeChat, when reconciled',
-    ['appid', 'api']
-  )
-  const quotaReserve = gauge(
-    'wxbroker_quota_scheduled_reserve',
-    'Calls of the daily quota kept for scheduled refreshes (reports and admin refreshes stop short of them)',
-    ['appid', 'api']
-  )
-  const reportsUsed = gauge(
-    'wxbroker_report_refreshes_used',
-    'Report-driven refreshes today (Asia/Shanghai), all clients',
-    ['appid']
-  )
-  const reportsLimit = gauge(
-    'wxbroker_report_refreshes_limit',
-    'Daily bound on report-driven refreshes of the app',
-    ['appid']
-  )
-  const secretRejected = gauge(
-    'wxbroker_secret_rejected',
-    "1 when WeChat refused this replica's secret (or its IP) at start or at its last refresh",
-    ['appid']
-  )
-  const appFailing = gauge('wxbroker_app_failing', '1 while refreshes for the app are failing', [
-    'appid',
-    'kind',
-  ])
-  const lastErrcode = gauge(
-    'wxbroker_last_wechat_errcode',
-    'errcode of the last WeChat error for the app (0 when none)',
-    ['appid', 'kind']
-  )
-  const storeUp = new Gauge({
+  // Scrape-time gauges, each filled from the scrape's one snapshot (see scrapeSnapshot).
+  for (const g of APP_GAUGES) {
+    const labels = APP_LABELS[g.labels]
+    new Gauge({
+      name: g.name,
+      help: g.help,
+      labelNames: labels.names,
+      registers,
+      collect() {
+        this.reset()
+        const { at, apps } = snapshot()
+        for (const s of apps) {
+          const value = g.value(s, at)
+          if (value !== null) this.set(labels.of(s), value)
+        }
+      },
+    })
+  }
+  new Gauge({
     name: 'wxbroker_store_up',
     help: '1 when the token store is reachable',
     registers,
     collect() {
-      this.set(engine.readiness().storeUp ? 1 : 0)
+      this.set(snapshot().readiness.storeUp ? 1 : 0)
     },
   })
-  void storeUp
-  // The same list /readyz reports in `degraded`, from the same readiness() call at scrape time, so
-  // the probe and the metric cannot disagree; a reason that clears drops its series.
-  const degraded = new Gauge({
+  // The same list /readyz reports in `degraded`, from the same readiness() at scrape time, so the
+  // probe and the metric cannot disagree; a reason that clears drops its series.
+  new Gauge({
     name: 'wxbroker_degraded',
     help: '1 per active degradation; reason as in the degraded list of /readyz (e.g. store_unreachable, app_failing:<appid>)',
     labelNames: ['reason'],
     registers,
     collect() {
       this.reset()
-      for (const d of engine.readiness().degradations) this.set({ reason: d.reason }, 1)
+      for (const d of snapshot().readiness.degradations) this.set({ reason: d.reason }, 1)
     },
   })
-  void degraded
 
   const onRefresh = (e: EngineEvents['refresh']): void => {
     refreshTotal.inc({ appid: e.appid, kind: e.kind, reason: e.reason, result: e.result })

@@ -58,7 +58,7 @@ export function buildBroker(config: BrokerConfig, opts: StartBrokerOptions = {})
     logger: logger.child({ component: 'engine' }),
     ...opts.engine,
   })
-  const metrics = createMetrics({ registry, engine, apps: config.apps, now: () => clock.now() })
+  const metrics = createMetrics({ registry, engine, now: () => clock.now() })
   const unfollow = followEngineEvents(engine, logger)
   const auth = new Authenticator(config.clients)
   const deps: RouteDeps = {

@@ -46,12 +46,19 @@ describe.each([
     stores = []
   })
 
+  /** A slot no test writes: the listener's subscription probe. */
+  const PROBE = 'probe:classic'
+
   /** A store as a replica has it: its own connections, the shared key prefix. */
   async function replica(): Promise<RedisStore> {
     const store = new RedisStore({ nodes: redis.urls, keyPrefix: prefix, logger: silent })
     stores.push(store)
     await store.connect()
     expect(store.isUp()).toBe(true)
+    // Up means a quorum; these tests check every node, so wait for all of them (a loaded machine
+    // can leave one still connecting).
+    const clients = (store as unknown as { clients: { status: string }[] }).clients
+    await eventually(() => clients.every((c) => c.status === 'ready'), 'every node connected')
     return store
   }
 
@@ -99,11 +106,18 @@ describe.each([
   async function listener(): Promise<TokenRecord[]> {
     const heard: TokenRecord[] = []
     const store = await replica()
+    let probed = false
     store.onAnnounce((s, r) => {
       if (s === slot) heard.push(r)
+      if (s === PROBE) probed = true
     })
-    // Its subscriptions are made on connection; give them a moment to be in place.
-    await sleep(100)
+    // Its subscriptions are made once connected: publish a probe on every node until it arrives.
+    const probe = JSON.stringify({ ...record(0), slot: PROBE })
+    await eventually(async () => {
+      await Promise.all(direct.map((c) => c.publish(`${prefix}:announce`, probe)))
+      await sleep(20)
+      return probed
+    }, 'the listener is subscribed')
     return heard
   }
 

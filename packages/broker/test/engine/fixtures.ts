@@ -7,6 +7,7 @@ import type {
   EngineOptions,
   EngineTuning,
   StoreOptions,
+  TokenEngine,
   TokenKind,
 } from '../../src/engine/index.js'
 
@@ -152,6 +153,28 @@ export async function shortLivedApp(
       tuning: { wechatOverlapSeconds: overlap, ...opts.tuning },
     }),
   }
+}
+
+/**
+ * Asks every engine for the token every 50 ms for `ms`, recording what each reader was told: what
+ * heldRetired then checks against WeChat.
+ */
+export async function readFor(
+  engines: readonly TokenEngine[],
+  appid: string,
+  ms: number
+): Promise<Read[]> {
+  const reads: Read[] = []
+  const deadline = Date.now() + ms
+  while (Date.now() < deadline) {
+    for (const engine of engines) {
+      const at = Date.now()
+      const served = await engine.getToken(appid)
+      reads.push({ at, token: served.accessToken, expiresAt: served.expiresAt })
+    }
+    await sleep(50)
+  }
+  return reads
 }
 
 /** One answer a reader got: when it asked, and until when it was told it may use the token. */

@@ -11,8 +11,8 @@ import {
   redisStore,
   SECRET,
   sleep,
+  readFor,
   withSimAndRedis,
-  type Read,
   type TestRedis,
 } from './fixtures.js'
 
@@ -63,20 +63,6 @@ describe('refreshes by someone else are noticed and healed before callers see er
     return { engines: engines as [TokenEngine, TokenEngine], found, refreshes }
   }
 
-  async function readBoth(engines: TokenEngine[], appid: string, ms: number): Promise<Read[]> {
-    const reads: Read[] = []
-    const deadline = Date.now() + ms
-    while (Date.now() < deadline) {
-      for (const engine of engines) {
-        const at = Date.now()
-        const served = await engine.getToken(appid)
-        reads.push({ at, token: served.accessToken, expiresAt: served.expiresAt })
-      }
-      await sleep(50)
-    }
-    return reads
-  }
-
   it('an outside /cgi-bin/token call: WeChat counts a call the broker did not make; the token is replaced within the overlap', async () => {
     const appid = newAppid()
     const { engines: pair, found, refreshes } = await replicas(appid)
@@ -91,7 +77,7 @@ describe('refreshes by someone else are noticed and healed before callers see er
     expect(found).toEqual([{ appid, kind: 'classic', evidence: 'count_drift' }])
     // From detection on, no reader is told to keep a token past its retirement, and the broker
     // serves a new token before the old one dies (8 s after the outside call).
-    const reads = await readBoth(pair, appid, 3000)
+    const reads = await readFor(pair, appid, 3000)
     expect(await heldRetired(sim, appid, 'classic', reads)).toEqual([])
     const replaced = reads.find((r) => r.token !== first.accessToken)
     expect(replaced).toBeDefined()

@@ -16,24 +16,11 @@ import {
   redisStore,
   SECRET,
   sleep,
+  readFor,
   withSimAndRedis,
-  type Read,
   type TestRedis,
 } from './fixtures.js'
 import { Replica } from './replica.js'
-
-/** Reads `engine` every 50 ms for `ms`, recording what each reader was told. */
-async function readFor(engine: TokenEngine, appid: string, ms: number): Promise<Read[]> {
-  const reads: Read[] = []
-  const deadline = Date.now() + ms
-  while (Date.now() < deadline) {
-    const at = Date.now()
-    const served = await engine.getToken(appid)
-    reads.push({ at, token: served.accessToken, expiresAt: served.expiresAt })
-    await sleep(50)
-  }
-  return reads
-}
 
 describe('a failed forced refresh says what happened and leaves no replica failing', () => {
   let redis: TestRedis
@@ -135,7 +122,7 @@ describe('a failed forced refresh says what happened and leaves no replica faili
     const capped = await engine.getToken(appid)
     expect(capped.accessToken).toBe(first.accessToken)
     expect(capped.expiresIn).toBeLessThanOrEqual(6)
-    const reads = await readFor(engine, appid, 3000)
+    const reads = await readFor([engine], appid, 3000)
     expect(refreshes.some((e) => e.reason === 'recovery' && e.result === 'success')).toBe(true)
     expect(reads.at(-1)!.token).not.toBe(first.accessToken)
     expect(await heldRetired(sim, appid, 'classic', reads)).toEqual([])
@@ -189,7 +176,7 @@ describe('a refresher killed after WeChat issued its token (guarantee 3 across c
 
     // From here on, nobody who asks the survivor may be told to keep the old token longer than
     // WeChat keeps it (6 s after the orphan was issued).
-    const reads = await readFor(survivor, appid, 4000)
+    const reads = await readFor([survivor], appid, 4000)
     expect(reads[0]!.token).toBe(first.accessToken)
     expect(await heldRetired(sim, appid, 'classic', reads)).toEqual([])
     expect(refreshes.some((e) => e.reason === 'recovery' && e.result === 'success')).toBe(true)

@@ -25,7 +25,6 @@ function setup(level = 'info') {
   const metrics = createMetrics({
     registry,
     engine: engine as unknown as TokenEngine,
-    apps: [],
     defaultMetrics: false,
   })
   return { lines, logger, registry, metrics, record: requestRecorder(logger, metrics) }
@@ -72,6 +71,40 @@ describe('requestRecorder', () => {
     const [ours, theirs] = lines.map((l) => JSON.parse(l) as Record<string, unknown>)
     expect(ours).toMatchObject({ name: 'wxbroker', pid: process.pid, component: 'http' })
     expect(Object.keys(ours ?? {}).slice(0, 5)).toEqual(Object.keys(theirs ?? {}).slice(0, 5))
+  })
+
+  it('writes any child’s bindings as pino does, redacted ones included', () => {
+    const { lines, logger, metrics } = setup()
+    const child = logger
+      .child({ component: 'http', note: 'say "hi" \\ ünï\u2028' })
+      .child({ n: 2, nested: { a: [1, 'x'] }, key: 'not-for-logs' })
+    requestRecorder(child, metrics)({ ...RECORD, client: null })
+    const ms = (JSON.parse(lines[0] ?? '{}') as { ms: number }).ms
+    child.info(
+      {
+        route: RECORD.route,
+        method: RECORD.method,
+        status: 200,
+        ms,
+        client: null,
+        request_id: RECORD.requestId,
+      },
+      'request'
+    )
+    expect(lines[0]?.replace(TIME, '')).toBe(lines[1]?.replace(TIME, ''))
+    expect(lines[0]).not.toContain('not-for-logs')
+  })
+
+  it('counts on after registry.resetMetrics()', async () => {
+    const { registry, record } = setup()
+    record(RECORD)
+    registry.resetMetrics()
+    record(RECORD)
+    const m = parsePrometheus(await registry.metrics())
+    expect(
+      m.get('wxbroker_http_requests_total', { route: RECORD.route, method: 'GET', status: '200' })
+    ).toBe(1)
+    expect(m.get('wxbroker_http_request_duration_seconds_count', { route: RECORD.route })).toBe(1)
   })
 
   it('below info writes no line but still counts the request', async () => {

@@ -16,8 +16,10 @@ const status = (over: Partial<AppStatus> = {}): AppStatus => ({
   lastError: null,
   nextAttemptAt: null,
   quota: {
+    api: '/cgi-bin/stable_token',
     used: 1700,
     limit: 2000,
+    warnRatio: 0.8,
     warn: true,
     exhausted: null,
     scheduledReserve: 200,

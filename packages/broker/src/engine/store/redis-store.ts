@@ -296,6 +296,7 @@ export class RedisStore implements Store {
           generation: intent.generation,
           by: String(intent.by ?? ''),
           ...(intent.withdrawn === true ? { withdrawn: true } : {}),
+          ...(typeof intent.retiresBy === 'number' ? { retiresBy: intent.retiresBy } : {}),
         },
       } satisfies IntentAnnouncement)
     }

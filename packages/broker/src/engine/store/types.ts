@@ -19,6 +19,11 @@ export interface RefreshIntent {
   by: string
   /** Set when WeChat answered with an error: no token was issued, the intent is void. */
   withdrawn?: boolean
+  /**
+   * An earlier instant at which the refresher already knows WeChat retires the current token (a
+   * refresh by someone else it detected): every replica caps at it, not at `at + overlap`.
+   */
+  retiresBy?: number
 }
 
 /** A held refresh lock. */
