@@ -1,5 +1,7 @@
-// What the gateway forwards to WeChat: the one list of paths and methods (docs/sdks.md and the
-// broker README print it from here), the paths it never forwards whatever the config says, and the
+import { TOKEN_API } from '../engine/wechat-api.js'
+
+// What the gateway forwards to WeChat: the one list of paths and methods (the broker README's
+// table is checked against it), the paths it never forwards whatever the config says, and the
 // pattern syntax shared by `gateway.allowPaths` and a client's `gatewayPaths`.
 
 export type GatewayMethod = 'GET' | 'POST'
@@ -12,11 +14,8 @@ export interface AllowEntry {
   what: string
 }
 
-/** The token endpoints, answered by the gateway itself: never forwarded. */
-export const TOKEN_PATHS = Object.freeze({
-  classic: '/cgi-bin/token',
-  stable: '/cgi-bin/stable_token',
-})
+/** The token endpoints (WeChat's, engine/wechat-api.ts), answered by the gateway itself: never forwarded. */
+export const TOKEN_PATHS = TOKEN_API
 
 /** The login call: the gateway injects the app's real secret into it. */
 export const LOGIN_PATH = '/sns/jscode2session'

@@ -60,6 +60,19 @@ const WechatAPI = require('co-wechat-api') as new (
   saveToken?: (token: unknown) => Promise<void>
 ) => CoWechatApi
 
+/** co-wechat-api with its token kept in memory (the getToken/saveToken pair it asks for). */
+function coWechatApi(appid: string, key: string): CoWechatApi {
+  let store: unknown = null
+  return new WechatAPI(
+    appid,
+    key,
+    async () => store,
+    async (token) => {
+      store = token
+    }
+  )
+}
+
 const OPENID = 'o-sdk-user'
 const TEMPLATE = 'tpl-sdk'
 
@@ -174,15 +187,7 @@ describe('real SDKs through the gateway', () => {
   }
 
   it('co-wechat-api (api.prefix, snsPrefix, wxaPrefix): login, subscribe message, wxacode image, msg_sec_check, a revoked token', async () => {
-    let store: unknown = null
-    const api = new WechatAPI(
-      APP1,
-      GW_KEYS.sdk,
-      async () => store,
-      async (token) => {
-        store = token
-      }
-    )
+    const api = coWechatApi(APP1, GW_KEYS.sdk)
     api.prefix = `${h.gw}/cgi-bin/`
     api.snsPrefix = `${h.gw}/sns/`
     api.wxaPrefix = `${h.gw}/wxa/`
@@ -219,15 +224,7 @@ describe('real SDKs through the gateway', () => {
   })
 
   it('co-wechat-api with only its token fetch on the gateway: the refetch guard ends its 40001 loop within the call', async () => {
-    let store: unknown = null
-    const api = new WechatAPI(
-      APP2,
-      GW_KEYS.app2,
-      async () => store,
-      async (token) => {
-        store = token
-      }
-    )
+    const api = coWechatApi(APP2, GW_KEYS.app2)
     api.prefix = `${h.gw}/cgi-bin/` // the token fetch (and cgi-bin calls) on the gateway
     api.wxaPrefix = `${h.sim.url}/wxa/` // the code images straight to WeChat
     expect((await api.getWXACodeUnlimit('a=1')).subarray(0, 3).toString('hex')).toBe('ffd8ff')
