@@ -3,7 +3,7 @@ import type { SimFault } from './types.js'
 
 export type FaultOutcome =
   | { kind: 'errcode'; errcode: number; errmsg?: string }
-  | { kind: 'http_status'; status: number; body: string }
+  | { kind: 'http_status'; status: number; body: string; location?: string }
   | { kind: 'drop' }
 
 /** A fault as it is applied: an optional delay, then an optional outcome replacing the answer. */
@@ -39,7 +39,10 @@ export function toFault(input: SimFault, id: number): Fault {
       kind: 'http_status',
       status: input.status,
       body: input.body ?? DEFAULT_HTTP_BODY,
+      ...(input.location === undefined ? {} : { location: input.location }),
     })
+  if (input.location !== undefined && input.status === undefined)
+    throw new AdminInputError('location goes with status (a redirect, e.g. status 302)')
   if (input.drop === true) outcomes.push({ kind: 'drop' })
   if (input.type === 'drop' && outcomes.length === 0) outcomes.push({ kind: 'drop' })
   if (outcomes.length > 1)

@@ -38,7 +38,10 @@ async function applyFault(
       return wxJson(c, error.body())
     }
     case 'http_status':
-      return c.body(outcome.body, outcome.status as 500, { 'Content-Type': 'text/html' })
+      return c.body(outcome.body, outcome.status as 500, {
+        'Content-Type': 'text/html',
+        ...(outcome.location === undefined ? {} : { Location: outcome.location }),
+      })
     case 'drop':
       return dropConnection(c)
   }

@@ -100,6 +100,31 @@ describe('faults', () => {
     expect([second.status, await second.text()]).toEqual([503, 'busy'])
   })
 
+  it('http_status with location answers a redirect (the call log shows it)', async () => {
+    await ctx.sim.admin.addFault({
+      endpoint: '/wxa/msg_sec_check',
+      status: 302,
+      location: 'http://elsewhere.invalid/steal',
+      body: '',
+    })
+    const res = await fetch(`${ctx.sim.url}/wxa/msg_sec_check`, {
+      method: 'POST',
+      redirect: 'manual',
+    })
+    expect([res.status, res.headers.get('location')]).toEqual([
+      302,
+      'http://elsewhere.invalid/steal',
+    ])
+    expect((await ctx.sim.admin.callLog()).at(-1)).toMatchObject({
+      endpoint: '/wxa/msg_sec_check',
+      status: 302,
+      fault: 'http_status',
+    })
+    await expect(
+      ctx.sim.admin.addFault({ endpoint: '/x', errcode: -1, location: '/y' })
+    ).rejects.toThrow(/location goes with status/)
+  })
+
   it('drop destroys the connection without a response', async () => {
     await ctx.sim.admin.addFault({ endpoint: '/cgi-bin/token', drop: true })
     const error = await classicToken(ctx.sim).catch((e: unknown) => e)

@@ -6,8 +6,10 @@ export function describeConfig(config: BrokerConfig): string[] {
     config.store.kind === 'memory'
       ? 'in-memory (single instance only)'
       : `redis (${config.store.nodes.length} node${config.store.nodes.length === 1 ? '' : 's'}, keyPrefix ${config.store.keyPrefix})`
+  const gateway = config.gateway
   return [
     `listen: ${config.listen.host}:${config.listen.port}`,
+    ...(gateway ? [`gateway: ${gateway.listen.host}:${gateway.listen.port}`] : []),
     `store: ${store}`,
     `apps: ${config.apps.map((a) => `${a.appid} (${a.tokenKind})`).join(', ')}`,
     `clients: ${config.clients.map((c) => c.name).join(', ') || '(none)'}`,

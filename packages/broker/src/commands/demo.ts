@@ -39,6 +39,8 @@ export async function demoCommand(
   const config = buildConfig(
     {
       listen: { host: '127.0.0.1', port },
+      // The WeChat-compatible gateway on the next port (both free ones with --port 0).
+      gateway: { listen: { host: '127.0.0.1', port: port === 0 || port === 65535 ? 0 : port + 1 } },
       wechat: { baseUrl: sim.url },
       apps: [{ appid: DEMO_APPID, secret }],
       clients: [
@@ -46,7 +48,7 @@ export async function demoCommand(
           name: 'demo-service',
           keySha256: sha256(clientKey).toString('hex'),
           apps: [DEMO_APPID],
-          scopes: ['token:read', 'token:invalidate', 'login'],
+          scopes: ['token:read', 'token:invalidate', 'login', 'gateway'],
         },
         {
           name: 'demo-admin',
@@ -76,13 +78,23 @@ export async function demoCommand(
     throw e
   }
   const base = broker.url
+  const gateway = broker.gateway?.url ?? ''
+  // co-wechat-api as it is (`npm i co-wechat-api`): only its base URLs change (docs/sdks.md).
+  const sdk = [
+    `const API = require("co-wechat-api")`,
+    `const api = new API("${DEMO_APPID}", "${clientKey}")`,
+    `api.prefix = "${gateway}/cgi-bin/"`,
+    `api.wxaPrefix = "${gateway}/wxa/"`,
+    `api.getWXACodeUnlimit("demo").then((jpeg) => console.log("wxacode image:", jpeg.length, "bytes"))`,
+  ].join('; ')
   const auth = (key: string): string => `-H ${q(`Authorization: Bearer ${key}`)}`
   const lines = [
     'wxbroker demo is running',
     `  broker     ${base}  (in-memory store: single instance only)`,
+    `  gateway    ${gateway}  (WeChat's own API: point an SDK's base URL here, the client key as its AppSecret)`,
     `  simulator  ${sim.url}  (stands in for api.weixin.qq.com)`,
     `  app        ${DEMO_APPID}`,
-    `  client key ${clientKey}  (scopes token:read, token:invalidate, login)`,
+    `  client key ${clientKey}  (scopes token:read, token:invalidate, login, gateway)`,
     `  admin key  ${adminKey}  (scope admin)`,
     '',
     '# the current access token',
@@ -93,6 +105,10 @@ export async function demoCommand(
     `curl -s ${auth(adminKey)} ${base}/v1/apps`,
     '# Prometheus metrics',
     `curl -s ${base}/metrics`,
+    "# the gateway: WeChat's token endpoint, the client key where the AppSecret goes",
+    `curl -s ${q(`${gateway}/cgi-bin/token?grant_type=client_credential&appid=${DEMO_APPID}&secret=${clientKey}`)}`,
+    '# an SDK through the gateway, unchanged but for its base URL (npm i co-wechat-api; docs/sdks.md for the others)',
+    `node -e ${q(sdk)}`,
     '',
     `status page: ${base}/status    OpenAPI: ${base}/openapi.json`,
     'Ctrl-C stops the demo.',

@@ -1,7 +1,8 @@
 import { ConfigError, loadConfig, type BrokerConfig } from '../config/load.js'
 import { guardSecretsOf, reportFatal } from './fatal-error.js'
 import { createLogger } from '../observability/logger.js'
-import { listenBroker, type RunningBroker } from '../server/server.js'
+import { GatewayListenError, listenBroker, type RunningBroker } from '../server/server.js'
+import { ENV_PREFIX, toEnvSegment } from '../config/env.js'
 
 /**
  * Stops gracefully on SIGTERM, SIGINT or SIGHUP, then exits 0; a second signal or a stuck stop
@@ -40,22 +41,32 @@ export function exitOnSignals(
   process.on('SIGHUP', onSignal)
 }
 
-/** What to tell the operator when the port cannot be bound; undefined for other errors. */
-export function listenFailure(error: unknown, at: BrokerConfig['listen']): string | undefined {
+/**
+ * What to tell the operator when a port cannot be bound; undefined for other errors. `field` names
+ * the setting: `listen` for the API, `gateway.listen` for the gateway.
+ */
+export function listenFailure(
+  error: unknown,
+  at: BrokerConfig['listen'],
+  field = 'listen'
+): string | undefined {
   const code = (error as NodeJS.ErrnoException).code
   const where = `cannot listen on ${at.host}:${at.port} (${code})`
+  const env = `${ENV_PREFIX}${field.split('.').map(toEnvSegment).join('_')}`
+  const port = `${field}.port (${env}_PORT)`
+  const host = `${field}.host (${env}_HOST)`
   switch (code) {
     case 'EADDRINUSE':
-      return `${where}: the port is in use; stop the other process or change listen.port (WXBROKER_LISTEN_PORT)`
+      return `${where}: the port is in use; stop the other process or change ${port}`
     case 'EACCES':
-      return `${where}: permission denied; use a port above 1023 or change listen.port (WXBROKER_LISTEN_PORT)`
+      return `${where}: permission denied; use a port above 1023 or change ${port}`
     case 'EADDRNOTAVAIL':
-      return `${where}: listen.host is not an address of this machine; change listen.host (WXBROKER_LISTEN_HOST), e.g. 127.0.0.1 or 0.0.0.0`
+      return `${where}: ${field}.host is not an address of this machine; change ${host}, e.g. 127.0.0.1 or 0.0.0.0`
     case 'ENOTFOUND':
     case 'EAI_AGAIN':
     case 'EAI_FAIL':
     case 'EAI_NONAME':
-      return `${where}: listen.host does not resolve; change listen.host (WXBROKER_LISTEN_HOST) to an IP address or a resolvable name`
+      return `${where}: ${field}.host does not resolve; change ${host} to an IP address or a resolvable name`
     default:
       return undefined
   }
@@ -83,7 +94,10 @@ export async function serveCommand(
   try {
     broker = await listenBroker(config, { logger })
   } catch (e) {
-    const message = listenFailure(e, config.listen)
+    const message =
+      e instanceof GatewayListenError && config.gateway
+        ? listenFailure(e, config.gateway.listen, 'gateway.listen')
+        : listenFailure(e, config.listen)
     if (message === undefined) throw e
     err(message)
     return 1

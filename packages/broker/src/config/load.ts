@@ -7,7 +7,7 @@ import type { ConfigProblem } from './format-issues.js'
 import { formatIssues, formatPath, problemsToText } from './format-issues.js'
 import { keyDigest, sha256 } from './key-digest.js'
 import { NotASmallFileError, readSmallFile } from './read-small-file.js'
-import type { ParsedConfig, Scope } from './schema.js'
+import type { ParsedConfig, Scope, TokenMode } from './schema.js'
 import { configSchema } from './schema.js'
 
 export interface ClientConfig {
@@ -17,7 +17,14 @@ export interface ClientConfig {
   /** null = every app ("*"). */
   apps: ReadonlySet<string> | null
   scopes: ReadonlySet<Scope>
+  /** What the gateway's token endpoints hand this client (absent: real). */
+  tokenMode?: TokenMode
+  /** Proxied paths this client may call through the gateway (absent: the whole allow-list). */
+  gatewayPaths?: readonly string[]
 }
+
+/** The WeChat-compatible gateway's settings (src/gateway). */
+export type GatewayConfig = NonNullable<ParsedConfig['gateway']>
 
 /** The validated, frozen configuration the daemon runs on. */
 export interface BrokerConfig {
@@ -30,6 +37,8 @@ export interface BrokerConfig {
   clients: ClientConfig[]
   metrics: { keyHash: Buffer | null }
   http: ParsedConfig['http']
+  /** null: the gateway is off (no `gateway` section). */
+  gateway: GatewayConfig | null
   statusPage: { enabled: boolean; requireAdmin: boolean; secureCookie: boolean }
   log: { level: ParsedConfig['log']['level'] }
   /** Accepted but suspicious settings: `check-config` prints them, `serve` logs them at start. */
@@ -177,6 +186,17 @@ export function buildConfig(
         : whitespaceWarning(`apps[${i}].secret`, a.secret, 'the secret')
     if (warning) warnings.push(warning)
   })
+  if (!parsed.gateway) {
+    parsed.clients.forEach((c, i) => {
+      if (c.scopes.includes('gateway')) {
+        warnings.push({
+          path: `clients[${i}].scopes`,
+          message:
+            'grants gateway, but the gateway is off; add a gateway section (gateway.listen) to turn it on',
+        })
+      }
+    })
+  }
   return Object.freeze({
     source,
     listen: parsed.listen,
@@ -201,9 +221,12 @@ export function buildConfig(
       keyHash: keyDigest(c) as Buffer,
       apps: c.apps.includes('*') ? null : new Set(c.apps),
       scopes: new Set(c.scopes),
+      tokenMode: c.tokenMode,
+      ...(c.gatewayPaths === undefined ? {} : { gatewayPaths: c.gatewayPaths }),
     })),
     metrics: { keyHash: keyDigest(parsed.metrics) ?? null },
     http: parsed.http,
+    gateway: parsed.gateway ?? null,
     statusPage: parsed.statusPage,
     log: parsed.log,
     warnings: Object.freeze(warnings),

@@ -1,4 +1,5 @@
 import { z } from 'zod'
+import { patternProblem } from '../gateway/allow-list.js'
 import { isHostName } from './host-name.js'
 import { keyDigest } from './key-digest.js'
 import { parseBaseUrl, redisUrlProblem } from './urls.js'
@@ -8,8 +9,13 @@ import { parseBaseUrl, redisUrlProblem } from './urls.js'
 // operator reads after the field path (see format-issues.ts).
 
 export const APPID_PATTERN = /^wx[0-9a-f]{16}$/
-export const SCOPES = ['token:read', 'token:invalidate', 'login', 'admin'] as const
+export const SCOPES = ['token:read', 'token:invalidate', 'login', 'admin', 'gateway'] as const
 export type Scope = (typeof SCOPES)[number]
+/** What a client's gateway token endpoints hand out: the app's token, or an alias bound to the client. */
+export const TOKEN_MODES = ['real', 'alias'] as const
+export type TokenMode = (typeof TOKEN_MODES)[number]
+/** SDKs put the client key into query strings without encoding it. */
+const URL_SAFE_KEY = /^[A-Za-z0-9_-]+$/
 
 const int = (min: number, max: number, what: string) =>
   z
@@ -41,18 +47,27 @@ const sha256Hex = z
     error: 'must be 64 hex digits, the SHA-256 of the key; `wxbroker hash-key` prints it',
   })
 
-const listen = z
-  .object({
-    host: z
-      .string({ error: 'must be a host name or IP address string' })
-      .refine(isHostName, {
-        error:
-          'must be an IP address (e.g. 127.0.0.1, 0.0.0.0, or :: without brackets) or a host name (letters, digits, hyphens, dots; e.g. localhost)',
-      })
-      .default('127.0.0.1'),
-    port: int(0, 65535, 'a TCP port; 0 picks a free one').default(8700),
+const listenOn = (defaultPort: number) =>
+  z
+    .object({
+      host: z
+        .string({ error: 'must be a host name or IP address string' })
+        .refine(isHostName, {
+          error:
+            'must be an IP address (e.g. 127.0.0.1, 0.0.0.0, or :: without brackets) or a host name (letters, digits, hyphens, dots; e.g. localhost)',
+        })
+        .default('127.0.0.1'),
+      port: int(0, 65535, 'a TCP port; 0 picks a free one').default(defaultPort),
+    })
+    .strict()
+const listen = listenOn(8700)
+
+const gatewayPath = z
+  .string({ error: 'must be a path string such as /wxa/msg_sec_check or /datacube/*' })
+  .superRefine((value, ctx) => {
+    const problem = patternProblem(value)
+    if (problem !== undefined) ctx.addIssue({ code: 'custom', message: problem, input: value })
   })
-  .strict()
 
 const store = z
   .object({
@@ -149,6 +164,15 @@ const client = z
         error: `must be a list of scopes (${SCOPES.join(', ')})`,
       })
       .min(1, { error: `is empty; give at least one of ${SCOPES.join(', ')}` }),
+    tokenMode: z
+      .enum(TOKEN_MODES, {
+        error: 'must be real (the app token) or alias (a token only the gateway accepts)',
+      })
+      .default('real'),
+    gatewayPaths: z
+      .array(gatewayPath, { error: 'must be a list of paths, e.g. ["/wxa/*"]' })
+      .min(1, { error: 'is empty; list the paths this client may call, or remove it' })
+      .optional(),
   })
   .strict()
 
@@ -194,6 +218,54 @@ const http = z
   })
   .strict()
 
+export const GATEWAY_DEFAULTS = Object.freeze({
+  port: 8701,
+  maxBodyBytes: 1024 * 1024,
+  timeoutMs: 10_000,
+  connections: 32,
+  refetchGuard: Object.freeze({ checkAfter: 3, refuseAfter: 120, windowSeconds: 60 }),
+})
+
+// The WeChat-compatible gateway (src/gateway): off unless this section is present.
+const gateway = z
+  .object({
+    listen: listenOn(GATEWAY_DEFAULTS.port).default({
+      host: '127.0.0.1',
+      port: GATEWAY_DEFAULTS.port,
+    }),
+    allowPaths: z
+      .array(gatewayPath, { error: 'must be a list of paths, e.g. ["/wxa/getwxadevinfo"]' })
+      .default([]),
+    maxBodyBytes: int(1024, 10 * 1024 * 1024, 'largest request body forwarded to WeChat').default(
+      GATEWAY_DEFAULTS.maxBodyBytes
+    ),
+    timeoutMs: int(100, 120_000, 'milliseconds to wait for WeChat per forwarded call').default(
+      GATEWAY_DEFAULTS.timeoutMs
+    ),
+    connections: int(1, 1024, 'connections kept open to WeChat').default(
+      GATEWAY_DEFAULTS.connections
+    ),
+    refetchGuard: z
+      .object({
+        checkAfter: int(
+          1,
+          100_000,
+          'fetches of one unchanged token by one key within windowSeconds before the broker asks WeChat whether it still works'
+        ).default(GATEWAY_DEFAULTS.refetchGuard.checkAfter),
+        refuseAfter: int(
+          2,
+          100_000,
+          'such fetches after which a key is answered 45011 while WeChat says the token works'
+        ).default(GATEWAY_DEFAULTS.refetchGuard.refuseAfter),
+        windowSeconds: int(1, 3600, 'seconds the fetches are counted over').default(
+          GATEWAY_DEFAULTS.refetchGuard.windowSeconds
+        ),
+      })
+      .strict()
+      .default(GATEWAY_DEFAULTS.refetchGuard),
+  })
+  .strict()
+
 const statusPage = z
   .object({
     enabled: z.boolean({ error: 'must be true or false' }).default(true),
@@ -229,6 +301,7 @@ export const configSchema = z
     clients: z.array(client, { error: 'must be a list of clients' }).default([]),
     metrics: metrics.default({}),
     http: http.default(HTTP_DEFAULTS),
+    gateway: gateway.optional(),
     statusPage: statusPage.default({ enabled: true, requireAdmin: false, secureCookie: false }),
     log: log.default({ level: 'info' }),
   })
@@ -312,6 +385,30 @@ export const configSchema = z
           message: `is the same key as clients[${sameKey}] (${cfg.clients[sameKey]?.name ?? ''}); give each client its own key`,
         })
       }
+      const gatewayScope = c.scopes.includes('gateway')
+      if (c.tokenMode === 'alias' && !gatewayScope) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['clients', i, 'tokenMode'],
+          message: 'is alias but scopes lack gateway; add gateway to scopes or remove tokenMode',
+        })
+      }
+      if (c.gatewayPaths !== undefined && c.tokenMode !== 'alias') {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['clients', i, 'gatewayPaths'],
+          message:
+            'needs tokenMode: alias: a real access_token from the gateway works for every allowed path (and at WeChat itself), so only an alias token can be held to these paths',
+        })
+      }
+      if (gatewayScope && c.key !== undefined && !URL_SAFE_KEY.test(c.key)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['clients', i, 'key'],
+          message:
+            'holds characters other than A-Z a-z 0-9 _ -, and SDKs put the key into URLs unencoded; use a key from `wxbroker hash-key`',
+        })
+      }
       c.apps.forEach((appid, j) => {
         if (appid !== '*' && APPID_PATTERN.test(appid) && !seenApps.has(appid)) {
           ctx.addIssue({
@@ -329,6 +426,32 @@ export const configSchema = z
         path: ['metrics', 'key'],
         message: 'is set together with keySha256; keep only one of them',
       })
+    }
+    const gw = cfg.gateway
+    if (gw) {
+      const wildcard = (host: string): boolean => host === '0.0.0.0' || host === '::'
+      if (
+        gw.listen.port !== 0 &&
+        gw.listen.port === cfg.listen.port &&
+        (gw.listen.host === cfg.listen.host ||
+          wildcard(gw.listen.host) ||
+          wildcard(cfg.listen.host))
+      ) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['gateway', 'listen', 'port'],
+          message: `is listen.port (${cfg.listen.port}) too; the gateway needs a port of its own, e.g. ${GATEWAY_DEFAULTS.port}`,
+          input: gw.listen.port,
+        })
+      }
+      if (gw.refetchGuard.refuseAfter <= gw.refetchGuard.checkAfter) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['gateway', 'refetchGuard', 'refuseAfter'],
+          message: `must be above checkAfter (${gw.refetchGuard.checkAfter}): a key is refused only after WeChat has said its token works`,
+          input: gw.refetchGuard.refuseAfter,
+        })
+      }
     }
     if (cfg.http.headersTimeoutMs > cfg.http.requestTimeoutMs) {
       ctx.addIssue({

@@ -30,8 +30,7 @@ interface Outcome {
  * writes, formatted by lineWriter (these fields are fixed and never secret).
  */
 export function requestRecorder(logger: BrokerLogger, metrics: BrokerMetrics): RecordRequest {
-  const line = lineWriter(logger, 'request')
-
+  const write = accessLineWriter(logger)
   // Label sets are bounded (route templates, methods, statuses, configured clients).
   const outcomes = new Map<string, Map<string, Map<number, Outcome>>>()
   const outcome = (route: string, method: string, status: number): Outcome => {
@@ -41,18 +40,13 @@ export function requestRecorder(logger: BrokerLogger, metrics: BrokerMetrics): R
     if (!byStatus) byMethod.set(method, (byStatus = new Map<number, Outcome>()))
     let o = byStatus.get(status)
     if (!o) {
-      const fields = `,"route":${JSON.stringify(route)},"method":${JSON.stringify(method)},"status":${status}`
-      o = { ...metrics.httpSeries(route, method, status), fields }
+      o = {
+        ...metrics.httpSeries(route, method, status),
+        fields: accessLineFields(route, method, status),
+      }
       byStatus.set(status, o)
     }
     return o
-  }
-  const clients = new Map<string, string>()
-  const clientJson = (name: string | null): string => {
-    if (name === null) return 'null'
-    let json = clients.get(name)
-    if (json === undefined) clients.set(name, (json = JSON.stringify(name)))
-    return json
   }
 
   return (r) => {
@@ -60,10 +54,34 @@ export function requestRecorder(logger: BrokerLogger, metrics: BrokerMetrics): R
     const o = outcome(r.route, r.method, r.status)
     o.count.inc()
     o.latency.observe(seconds)
+    write(o.fields, seconds, r.client, r.requestId)
+  }
+}
+
+/** The fixed fields of an access line: route template, method, status (JSON, with a leading comma). */
+export function accessLineFields(route: string, method: string, status: number): string {
+  return `,"route":${JSON.stringify(route)},"method":${JSON.stringify(method)},"status":${status}`
+}
+
+/**
+ * Writes the access line of one request: `fields` (fixed per outcome, built once, JSON with a
+ * leading comma), then ms, client and request id, as a "request" line. The one format of every
+ * access line, the /v1 API's and the gateway's.
+ */
+export function accessLineWriter(
+  logger: BrokerLogger
+): (fields: string, seconds: number, client: string | null, requestId: string) => void {
+  const line = lineWriter(logger, 'request')
+  const clients = new Map<string, string>()
+  const clientJson = (name: string | null): string => {
+    if (name === null) return 'null'
+    let json = clients.get(name)
+    if (json === undefined) clients.set(name, (json = JSON.stringify(name)))
+    return json
+  }
+  return (fields, seconds, client, requestId) => {
     if (!line.enabled()) return
     const ms = Math.round(seconds * 1e6) / 1e3
-    line.write(
-      `${o.fields},"ms":${ms},"client":${clientJson(r.client)},"request_id":"${r.requestId}"`
-    )
+    line.write(`${fields},"ms":${ms},"client":${clientJson(client)},"request_id":"${requestId}"`)
   }
 }

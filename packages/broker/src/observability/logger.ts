@@ -122,10 +122,18 @@ export function maskUrlCredentialsIn(text: string): string {
   return text.replace(/\b([a-z][a-z0-9+.-]*:\/\/)[^\s/@'"]*@/gi, '$1***@')
 }
 
-/** Removes credential-looking query parameters from free text (e.g. an upstream URL in an error). */
+/**
+ * Credentials as query parameters: WeChat's (access_token, secret, appsecret, js_code, a phone
+ * number's code, session_key) and the broker's keys. An underscore may come percent-encoded, as
+ * WeChat decodes names; `errcode=` and the like are other words and stay.
+ */
+const CREDENTIAL_PARAM =
+  /\b(secret|appsecret|access(?:_|%5f)token|session(?:_|%5f)key|js(?:_|%5f)code|code|key)=[^&\s"']*/gi
+
+/**
+ * Removes credential-looking query parameters from free text (an upstream URL in an error, a
+ * request target): the one redaction of query strings before anything is logged.
+ */
 export function scrubSecrets(text: string): string {
-  return text.replace(
-    /\b(secret|appsecret|access_token|session_key|js_code|key)=[^&\s"']*/gi,
-    '$1=[redacted]'
-  )
+  return text.replace(CREDENTIAL_PARAM, '$1=[redacted]')
 }

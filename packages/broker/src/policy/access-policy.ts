@@ -33,8 +33,7 @@ export class AccessPolicy {
     if (key === undefined) return { ok: false, denial: 'missing_key' }
     const client = this.auth.identify(key)
     if (!client) return { ok: false, denial: 'unknown_key' }
-    if (!client.scopes.has(scope)) return { ok: false, denial: 'missing_scope', client }
-    return { ok: true, client }
+    return this.scoped(client, scope)
   }
 
   /** Whether an identified client may act on `appid`; counts the authorized use as `scope`. */
@@ -48,6 +47,20 @@ export class AccessPolicy {
   authorize(key: string | undefined, scope: Scope, appid: string): Decision {
     const decision = this.client(key, scope)
     return decision.ok ? this.app(decision.client, appid, scope) : decision
+  }
+
+  /**
+   * Scope and app for a client already identified without its key, by a value issued to it (the
+   * gateway's alias tokens): the same decision as `authorize` would make for its key now.
+   */
+  clientApp(client: ClientConfig, scope: Scope, appid: string): Decision {
+    const decision = this.scoped(client, scope)
+    return decision.ok ? this.app(client, appid, scope) : decision
+  }
+
+  private scoped(client: ClientConfig, scope: Scope): Decision {
+    if (!client.scopes.has(scope)) return { ok: false, denial: 'missing_scope', client }
+    return { ok: true, client }
   }
 
   /** Whether `client` may see or use `appid` (listings filter with this; nothing is counted). */

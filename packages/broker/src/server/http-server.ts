@@ -12,12 +12,27 @@ export type HttpLimits = Pick<
 /** How often a refused connection may produce a log line. */
 const DROP_LOG_INTERVAL_MS = 10_000
 
-interface Refusal {
+export interface Refusal {
   status: number
   reason: string
   code: ApiErrorCode
   message: string
 }
+
+/** How a listener words its refusals: the /v1 JSON envelope by default (the gateway: WeChat's). */
+export type RenderRefusal = (refusal: Refusal) => {
+  status: number
+  reason: string
+  contentType: string
+  body: string
+}
+
+const envelope: RenderRefusal = (refusal) => ({
+  status: refusal.status,
+  reason: refusal.reason,
+  contentType: 'application/json',
+  body: JSON.stringify({ error: errorBody(refusal.code, refusal.message, null) }),
+})
 
 /**
  * The node:http server with explicit limits (Node's defaults let a slow client hold a request for
@@ -27,7 +42,8 @@ interface Refusal {
 export function createHttpServer(
   listener: RequestListener,
   limits: HttpLimits,
-  logger: BrokerLogger
+  logger: BrokerLogger,
+  render: RenderRefusal = envelope
 ): Server {
   const server = createServer(
     {
@@ -57,7 +73,7 @@ export function createHttpServer(
     lastDropLog = now
   })
   server.on('clientError', (error: NodeJS.ErrnoException, socket: Socket) =>
-    answerClientError(error, socket)
+    answerClientError(error, socket, render)
   )
   return server
 }
@@ -100,7 +116,11 @@ function refusalFor(code: string | undefined): Refusal {
  * so the answer is written to the socket itself, as Node's docs show for 'clientError'. Nothing of
  * the error is logged or echoed: its rawPacket may hold an Authorization header.
  */
-function answerClientError(error: NodeJS.ErrnoException, socket: Socket): void {
+function answerClientError(
+  error: NodeJS.ErrnoException,
+  socket: Socket,
+  render: RenderRefusal
+): void {
   // A response already on its way cannot be replaced; a reset or closed socket takes no answer.
   const inFlight = (socket as Socket & { _httpMessage?: { headersSent: boolean } | null })
     ._httpMessage
@@ -108,11 +128,10 @@ function answerClientError(error: NodeJS.ErrnoException, socket: Socket): void {
     socket.destroy()
     return
   }
-  const refusal = refusalFor(error.code)
-  const body = JSON.stringify({ error: errorBody(refusal.code, refusal.message, null) })
+  const { status, reason, contentType, body } = render(refusalFor(error.code))
   const head = [
-    `HTTP/1.1 ${refusal.status} ${refusal.reason}`,
-    'Content-Type: application/json',
+    `HTTP/1.1 ${status} ${reason}`,
+    `Content-Type: ${contentType}`,
     `Content-Length: ${Buffer.byteLength(body)}`,
     'Cache-Control: no-store',
     'Connection: close',

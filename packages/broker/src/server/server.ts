@@ -12,6 +12,7 @@ import { Authenticator } from '../policy/authenticator.js'
 import type { BrokerApp, RouteDeps } from '../http/deps.js'
 import { requestRecorder } from '../http/request-record.js'
 import { tokenFastPath, type FastPath } from '../http/token-fast-path.js'
+import { createGateway } from '../gateway/gateway-app.js'
 import { followEngineEvents } from '../observability/engine-log.js'
 import { createHttpServer } from './http-server.js'
 import { createLogger, type BrokerLogger } from '../observability/logger.js'
@@ -32,6 +33,8 @@ export interface StartBrokerOptions {
 export interface RunningBroker {
   url: string
   port: number
+  /** The gateway's origin (design §10), when it is configured. */
+  gateway: { url: string; port: number } | null
   app: BrokerApp
   engine: TokenEngine
   registry: Registry
@@ -73,11 +76,32 @@ export function buildBroker(config: BrokerConfig, opts: StartBrokerOptions = {})
   const record = requestRecorder(logger, metrics)
   const app = createApp(deps, logger, record)
   const fastPath = tokenFastPath(deps, record)
+  const gateway = config.gateway
+    ? createGateway({
+        config,
+        gateway: config.gateway,
+        engine,
+        policy: deps.policy,
+        registry,
+        logger,
+        now: deps.now,
+      })
+    : null
   const detach = (): void => {
     metrics.detach()
     unfollow()
   }
-  return { app, fastPath, engine, registry, logger, deps, detach }
+  return { app, fastPath, gateway, engine, registry, logger, deps, detach }
+}
+
+/** A failure to bind the gateway's port: says which listener, for the CLI's message. */
+export class GatewayListenError extends Error {
+  override readonly name = 'GatewayListenError'
+  readonly code: string | undefined
+  constructor(cause: NodeJS.ErrnoException) {
+    super(`the gateway cannot listen: ${cause.message}`, { cause })
+    this.code = cause.code
+  }
 }
 
 /**
@@ -91,26 +115,46 @@ export async function listenBroker(
   config: BrokerConfig,
   opts: StartBrokerOptions = {}
 ): Promise<RunningBroker> {
-  const { app, fastPath, engine, registry, logger, deps, detach } = buildBroker(config, opts)
+  const { app, fastPath, gateway, engine, registry, logger, deps, detach } = buildBroker(
+    config,
+    opts
+  )
   const honoListener = getRequestListener(app.fetch, {
     hostname: config.listen.host,
     overrideGlobalObjects: opts.overrideGlobalObjects ?? true,
     errorHandler: requestErrorResponse,
   })
   const server = createHttpServer(inFront(fastPath, honoListener), config.http, logger)
+  // The gateway's own server, with the same limits; its refusals are worded WeChat's way.
+  const gatewayServer =
+    gateway && config.gateway
+      ? createHttpServer(gateway.listener, config.http, logger, gateway.renderRefusal)
+      : null
   try {
     await listen(server, config.listen)
+    if (gatewayServer && config.gateway) {
+      await listen(gatewayServer, config.gateway.listen).catch((error: NodeJS.ErrnoException) => {
+        throw new GatewayListenError(error)
+      })
+    }
   } catch (error) {
     // Nothing listens and the engine never started: release what building it took.
+    server.close()
+    await gateway?.destroy()
     detach()
     await engine.stop()
     throw error
   }
-  const address = server.address() as AddressInfo
-  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address
-  const url = `http://${host}:${address.port}`
+  const { url, port } = origin(server)
+  const gatewayAt = gatewayServer ? origin(gatewayServer) : null
   logger.info(
-    { url, store: config.store.kind, apps: config.apps.map((a) => a.appid), config: config.source },
+    {
+      url,
+      ...(gatewayAt ? { gateway: gatewayAt.url } : {}),
+      store: config.store.kind,
+      apps: config.apps.map((a) => a.appid),
+      config: config.source,
+    },
     'wxbroker listening'
   )
 
@@ -127,17 +171,24 @@ export async function listenBroker(
     closing ??= (async () => {
       deps.lifecycle.shuttingDown = true
       logger.info({ drainTimeoutMs }, 'shutting down: draining in-flight requests')
-      const closed = new Promise<void>((resolve) => server.close(() => resolve()))
+      const servers = gatewayServer ? [server, gatewayServer] : [server]
+      const closed = Promise.all(
+        servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve())))
+      )
       // close() stops accepting; keep-alive sockets that go idle are closed as they free up.
-      server.closeIdleConnections()
-      const sweeper = setInterval(() => server.closeIdleConnections(), 50)
+      const closeIdle = (): void => servers.forEach((s) => s.closeIdleConnections())
+      closeIdle()
+      const sweeper = setInterval(closeIdle, 50)
       const deadline = setTimeout(() => {
         logger.warn({}, 'drain timeout: closing remaining connections')
-        server.closeAllConnections()
+        servers.forEach((s) => s.closeAllConnections())
+        void gateway?.destroy()
       }, drainTimeoutMs)
       await closed
       clearInterval(sweeper)
       clearTimeout(deadline)
+      // The gateway's upstream calls ended with their requests; its pool closes.
+      await gateway?.close()
       detach()
       // Also ends a start still in progress (its store connections close), then waits for it.
       await engine.stop()
@@ -146,7 +197,13 @@ export async function listenBroker(
     })()
     return closing
   }
-  return { url, port: address.port, app, engine, registry, logger, started, shutdown }
+  return { url, port, gateway: gatewayAt, app, engine, registry, logger, started, shutdown }
+}
+
+function origin(server: Server): { url: string; port: number } {
+  const address = server.address() as AddressInfo
+  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address
+  return { url: `http://${host}:${address.port}`, port: address.port }
 }
 
 /** listenBroker, resolved once the engine has started too (tests, the demo). */

@@ -1,7 +1,14 @@
+import { execFile } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
+import { promisify } from 'node:util'
 import { describe, expect, it } from 'vitest'
 import { spawnBroker } from '@wxbroker/testkit'
 
-// `pnpm demo` (= wxbroker demo): starts, its printed curl lines work, Ctrl-C stops it cleanly.
+// `pnpm demo` (= wxbroker demo): starts, its printed curl lines and SDK line work, Ctrl-C stops
+// it cleanly.
+
+/** Where the printed SDK line finds co-wechat-api (a devDependency of the broker). */
+const BROKER_DIR = fileURLToPath(new URL('../..', import.meta.url))
 
 /** Splits a shell line into words, honouring single quotes (the demo quotes everything it prints). */
 function shellWords(line: string): string[] {
@@ -62,8 +69,9 @@ describe('wxbroker demo', () => {
     try {
       await demo.waitForLine((l) => l.startsWith('Ctrl-C stops the demo'))
       const curls = demo.stdout.filter((l) => l.startsWith('curl '))
-      expect(curls).toHaveLength(4)
-      const [tokenLine, loginLine, appsLine, metricsLine] = curls as [
+      expect(curls).toHaveLength(5)
+      const [tokenLine, loginLine, appsLine, metricsLine, gatewayLine] = curls as [
+        string,
         string,
         string,
         string,
@@ -103,6 +111,20 @@ describe('wxbroker demo', () => {
       expect(await metrics.text()).toMatch(
         /^wxbroker_quota_used\{appid="wxdeadbeefcafe0001",api="\/cgi-bin\/stable_token"\} 1$/m
       )
+
+      // The gateway: WeChat's own token answer, and a real SDK through it.
+      const gateway = await curlToFetch(gatewayLine)
+      expect(gateway.headers.get('content-type')).toBe('application/json; encoding=utf-8')
+      expect(await gateway.text()).toMatch(/^\{"access_token":"[^"]+","expires_in":\d+\}$/)
+      const sdkLines = demo.stdout.filter((l) => l.startsWith('node -e '))
+      expect(sdkLines).toHaveLength(1)
+      const [node, flag, script] = shellWords(sdkLines[0] as string) as [string, string, string]
+      expect([node, flag]).toEqual(['node', '-e'])
+      const sdk = await promisify(execFile)(process.execPath, ['-e', script], {
+        cwd: BROKER_DIR,
+        timeout: 10_000,
+      })
+      expect(sdk.stdout).toMatch(/^wxacode image: \d{3,} bytes\n$/)
 
       demo.proc.child.kill('SIGINT')
       expect(await demo.proc.exited).toBe(0)

@@ -110,7 +110,7 @@ describe('config error table: each broken config gives exact messages', () => {
         name: 'bad scope and a missing key',
         tree: { ...base(), clients: [{ name: 'svc', apps: ['*'], scopes: ['token:write'] }] },
         expected: [
-          'clients[0].scopes[0]: must be one of token:read, token:invalidate, login, admin (got "token:write")',
+          'clients[0].scopes[0]: must be one of token:read, token:invalidate, login, admin, gateway (got "token:write")',
         ],
       },
       {

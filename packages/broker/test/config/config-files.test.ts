@@ -170,7 +170,7 @@ describe('the config file', () => {
   it('a __proto__ key is an unknown key, not a way to set hidden values', () => {
     const yaml = `__proto__: {listen: {port: 1}}\napps: [{appid: ${APPID}, secret: ${SECRET}}]\n`
     expect(problemsOf(() => loadYaml('proto.yaml', yaml))).toEqual([
-      '__proto__: is not a known setting; remove it or fix the spelling (known here: listen, store, wechat, apps, clients, metrics, http, statusPage, log)',
+      '__proto__: is not a known setting; remove it or fix the spelling (known here: listen, store, wechat, apps, clients, metrics, http, gateway, statusPage, log)',
     ])
   })
 })

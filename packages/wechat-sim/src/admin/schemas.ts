@@ -97,6 +97,8 @@ export const faultSchema = z.strictObject({
   errmsg: z.string().optional(),
   status: z.number().int().min(100).max(599).optional(),
   body: z.string().optional(),
+  /** With `status` (a 3xx): the Location header of the answer. */
+  location: z.string().min(1).optional(),
   drop: z.boolean().optional(),
   times: z
     .number()

@@ -1,0 +1,70 @@
+import { refusal, type Refusal } from './wechat-errors.js'
+
+// The request-target of a gateway request, normalised or refused before anything else looks at
+// it. WeChat's API paths are plain: segments of letters, digits and `_ . ~ -`. Anything else is
+// refused (48001), so that no spelling of the path can reach another host or another path than
+// the allow-list names: absolute-form (`http://host/…`) and authority-form targets, `//`, `.` and
+// `..` segments, percent-encoding of any kind (`%2f`, `%5c`, `%2e`), `\`, `@`, a fragment, and
+// empty or trailing segments. The upstream host is never taken from the request (proxy.ts).
+
+export interface Target {
+  path: string
+  /** The raw query string after `?` ('' when none): forwarded as it came, but for the parameters the gateway sets. */
+  query: string
+}
+
+const PATH = /^(\/[A-Za-z0-9_.~-]+)+$/
+/** Printable ASCII; `#` never (a fragment is not sent to a server). */
+const QUERY = /^[\x21-\x22\x24-\x7e]*$/
+
+export function parseTarget(url: string | undefined): Target | Refusal {
+  if (url === undefined || !url.startsWith('/')) {
+    return refusal(48001, 'the request target must be a path (absolute-form is refused)')
+  }
+  const mark = url.indexOf('?')
+  const path = mark === -1 ? url : url.slice(0, mark)
+  const query = mark === -1 ? '' : url.slice(mark + 1)
+  if (!PATH.test(path) || path.split('/').some((s) => /^\.+$/.test(s))) {
+    return refusal(
+      48001,
+      'path refused: only letters, digits and _ . ~ - between single slashes, no . or .. segments, no percent-encoding'
+    )
+  }
+  if (!QUERY.test(query)) {
+    return refusal(47001, 'the query string holds characters outside printable ASCII, or a #')
+  }
+  return { path, query }
+}
+
+/** A query parameter's name as WeChat reads it (`+` is a space, %XX decoded); the raw text if malformed. */
+function paramName(raw: string): string {
+  const plus = raw.replace(/\+/g, ' ')
+  try {
+    return decodeURIComponent(plus)
+  } catch {
+    return plus
+  }
+}
+
+/**
+ * `query` with every parameter named in `drop` or `set` removed (however its name is spelled:
+ * `access%5Ftoken` is `access_token`), then each of `set` appended once with its value
+ * percent-encoded. The others keep their order and their bytes.
+ */
+export function rewriteQuery(
+  query: string,
+  set: readonly (readonly [string, string])[],
+  drop: readonly string[] = []
+): string {
+  const removed = new Set([...drop, ...set.map(([name]) => name)])
+  const kept =
+    query === ''
+      ? []
+      : query.split('&').filter((pair) => {
+          if (pair === '') return false
+          const eq = pair.indexOf('=')
+          return !removed.has(paramName(eq === -1 ? pair : pair.slice(0, eq)))
+        })
+  for (const [name, value] of set) kept.push(`${name}=${encodeURIComponent(value)}`)
+  return kept.join('&')
+}
