@@ -75,8 +75,22 @@ describe('refreshes by someone else are noticed and healed before callers see er
     await eventually(() => found.length > 0, 'the foreign refresh is detected', 5000)
     const detectedAt = Date.now()
     expect(found).toEqual([{ appid, kind: 'classic', evidence: 'count_drift' }])
-    // From detection on, no reader is told to keep a token past its retirement, and the broker
-    // serves a new token before the old one dies (8 s after the outside call).
+    // The detecting replica announces what it found; the other hears it within moments (pub/sub).
+    // From then on no reader is told to keep a token past its retirement, and the broker serves a
+    // new token before the old one dies (8 s after the outside call).
+    await eventually(
+      () =>
+        pair.every((e) => {
+          const served = e.peekToken(appid)
+          return (
+            served === undefined ||
+            served.accessToken !== first.accessToken ||
+            served.expiresAt <= outsideAt + 8000
+          )
+        }),
+      'every replica caps the old token or has replaced it',
+      1000
+    )
     const reads = await readFor(pair, appid, 3000)
     expect(await heldRetired(sim, appid, 'classic', reads)).toEqual([])
     const replaced = reads.find((r) => r.token !== first.accessToken)
