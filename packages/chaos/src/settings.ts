@@ -28,7 +28,10 @@ export interface ChaosApp {
   name: AppName
   appid: string
   kind: AppName
-  /** The WeChat token endpoint of this kind (each app has its own, so a fault there is per app). */
+  /**
+   * The WeChat token endpoint of this kind: a fault there meets this app's refreshes (and, on
+   * stable_token, a replica start's secret check of the classic app).
+   */
   tokenApi: '/cgi-bin/token' | '/cgi-bin/stable_token'
   lifeSeconds: number
   /** Classic: WeChat's overlap after a refresh. Stable: WeChat's renew window. */
