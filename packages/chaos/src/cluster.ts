@@ -62,6 +62,7 @@ export class Cluster {
   /** Stops everything, replicas first (gracefully, so their exits are expected). */
   async stop(): Promise<void> {
     await Promise.allSettled(this.replicas.map((r) => r.terminate(5_000)))
+    for (const r of this.replicas) r.removeConfig()
     await this.sim.close()
     await this.redis.stopAll()
   }

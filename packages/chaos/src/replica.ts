@@ -1,3 +1,5 @@
+import { rmSync } from 'node:fs'
+import { dirname } from 'node:path'
 import { spawnBroker, writeConfig, type BrokerProcess } from '@wxbroker/testkit'
 
 /** A line a replica logged (pino JSON), access lines left out. */
@@ -115,6 +117,11 @@ export class Replica {
     if (!this.running || !this.paused) return
     this.paused = false
     this.current!.proc.child.kill('SIGCONT')
+  }
+
+  /** Removes the config file's temporary directory (after the last stop). */
+  removeConfig(): void {
+    rmSync(dirname(this.configPath), { recursive: true, force: true })
   }
 
   /** Every line each incarnation logged so far, except access lines. */
