@@ -14,7 +14,7 @@ export {
   writeConfig,
   type BrokerProcess,
 } from './broker-process.js'
-export { machine, table, writeBenchmarkSection } from './benchmarks.js'
+export { machine, table, writeBenchmarkSection, writeDocSection } from './benchmarks.js'
 export {
   familyOf,
   parsePrometheus,

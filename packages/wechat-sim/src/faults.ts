@@ -101,7 +101,51 @@ export class Faults {
     return this.faults.map((f) => ({ ...f }))
   }
 
+  /** Removes one pending fault; false when it is not pending (spent, cleared or unknown). */
+  remove(id: number): boolean {
+    const before = this.faults.length
+    this.faults = this.faults.filter((f) => f.id !== id)
+    return this.faults.length < before
+  }
+
   clear(): void {
     this.faults = []
+  }
+}
+
+/** An answer a `holdAfterMs` fault holds back, with the caller's side of the connection. */
+export interface HeldAnswer {
+  id: number
+  endpoint: string
+  appid: string | null
+  /** The caller's TCP port: with its address, it names the process that waits for the answer. */
+  remotePort: number | null
+  remoteAddress: string | null
+  /** Virtual-clock epoch milliseconds when the hold started (the answer was ready). */
+  since: number
+  holdAfterMs: number
+}
+
+/** The answers held right now (admin `GET /__sim/held`). */
+export class HeldAnswers {
+  private readonly held = new Map<number, HeldAnswer>()
+  private nextId = 1
+
+  add(entry: Omit<HeldAnswer, 'id'>): number {
+    const id = this.nextId++
+    this.held.set(id, { id, ...entry })
+    return id
+  }
+
+  remove(id: number): void {
+    this.held.delete(id)
+  }
+
+  list(): HeldAnswer[] {
+    return [...this.held.values()].map((h) => ({ ...h }))
+  }
+
+  clear(): void {
+    this.held.clear()
   }
 }

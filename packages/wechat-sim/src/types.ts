@@ -55,9 +55,12 @@ export interface SimCallLogEntry {
   status: number
   /** Virtual-clock epoch milliseconds at the start of the call. */
   at: number
-  /** The injected fault that shaped this call, if any. */
-  fault?: 'latency' | 'errcode' | 'http_status' | 'drop'
+  /** The injected fault that shaped this call, if any (`hold`: answered, then held back a while). */
+  fault?: 'latency' | 'errcode' | 'http_status' | 'drop' | 'hold'
 }
+
+/** An answer a `holdAfterMs` fault is holding back right now (admin `GET /__sim/held`). */
+export type { HeldAnswer as SimHeldAnswer } from './faults.js'
 
 /** Per-endpoint call counts, keyed by request path (e.g. `/cgi-bin/token`). */
 export type SimCallCounts = Record<string, number>

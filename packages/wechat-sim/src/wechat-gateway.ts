@@ -49,7 +49,36 @@ async function applyFault(
 
 function faultKind(fault: Fault | undefined): SimCallLogEntry['fault'] {
   if (!fault) return undefined
-  return fault.outcome?.kind ?? 'latency'
+  return fault.outcome?.kind ?? (fault.holdAfterMs > 0 ? 'hold' : 'latency')
+}
+
+/**
+ * Holds a finished answer for `fault.holdAfterMs`, listed meanwhile in the admin API's `held` with
+ * the caller's port, so that a test can find the process waiting for it (e.g. the broker replica
+ * whose token WeChat has issued but that has not received it yet).
+ */
+async function holdAnswer(
+  c: SimContext,
+  state: SimState,
+  fault: Fault,
+  signal: AbortSignal
+): Promise<void> {
+  const socket = c.env.incoming.socket
+  const id = state.held.add({
+    endpoint: c.req.path,
+    appid: c.get('appid') ?? c.req.query('appid') ?? null,
+    remotePort: socket.remotePort ?? null,
+    remoteAddress: socket.remoteAddress ?? null,
+    since: state.now(),
+    holdAfterMs: fault.holdAfterMs,
+  })
+  try {
+    await sleep(fault.holdAfterMs, undefined, { signal })
+  } catch {
+    c.res = dropConnection(c) // the simulator is closing
+  } finally {
+    state.held.remove(id)
+  }
 }
 
 /**
@@ -66,16 +95,10 @@ export function wechatGateway(state: SimState, signal: AbortSignal): MiddlewareH
     const faulted = fault ? await applyFault(c, fault, signal) : null
     if (faulted) c.res = faulted
     else await next()
-    // WeChat has acted (a token issued, a code spent); the caller has not heard yet.
-    if (fault && fault.holdAfterMs > 0) {
-      try {
-        await sleep(fault.holdAfterMs, undefined, { signal })
-      } catch {
-        c.res = dropConnection(c) // the simulator is closing
-      }
-    }
     const dropped = fault?.outcome?.kind === 'drop' || c.env.incoming.socket.destroyed
     const kind = faultKind(fault)
+    // Logged before a hold: WeChat has acted (a token issued, a code spent) and this is its answer,
+    // whether or not the caller is still there to hear it when the hold ends.
     state.calls.log({
       method: c.req.method,
       endpoint,
@@ -85,5 +108,6 @@ export function wechatGateway(state: SimState, signal: AbortSignal): MiddlewareH
       at,
       ...(kind === undefined ? {} : { fault: kind }),
     })
+    if (fault && fault.holdAfterMs > 0 && !dropped) await holdAnswer(c, state, fault, signal)
   }
 }

@@ -125,6 +125,16 @@ describe('faults', () => {
     ).rejects.toThrow(/location goes with status/)
   })
 
+  it('removeFault takes one pending fault away and leaves the others', async () => {
+    const { admin } = ctx.sim
+    const first = await admin.addFault({ endpoint: '/cgi-bin/token', errcode: 45009, times: -1 })
+    await admin.addFault({ endpoint: '/cgi-bin/stable_token', errcode: -1 })
+    expect(await admin.removeFault(first)).toBe(true)
+    expect(await admin.removeFault(first)).toBe(false)
+    expect((await admin.faults()).map((f) => f.endpoint)).toEqual(['/cgi-bin/stable_token'])
+    expect((await classicToken(ctx.sim)).body.access_token).toBeDefined()
+  })
+
   it('drop destroys the connection without a response', async () => {
     await ctx.sim.admin.addFault({ endpoint: '/cgi-bin/token', drop: true })
     const error = await classicToken(ctx.sim).catch((e: unknown) => e)

@@ -5,6 +5,7 @@ import type {
   SimCallCounts,
   SimCallLogEntry,
   SimFault,
+  SimHeldAnswer,
   SimLoginCodeInit,
   SimPhoneCodeInit,
   SimRiskyKeywords,
@@ -116,6 +117,16 @@ export class SimAdmin {
 
   async clearFaults(): Promise<void> {
     await this.request('DELETE', '/faults')
+  }
+
+  /** Removes one pending fault (others stay); resolves false when it was no longer pending. */
+  async removeFault(id: number): Promise<boolean> {
+    return (await this.request<{ removed: boolean }>('DELETE', `/faults/${id}`)).removed
+  }
+
+  /** Answers a `holdAfterMs` fault is holding back now, with the waiting caller's port. */
+  held(): Promise<SimHeldAnswer[]> {
+    return this.request('GET', '/held')
   }
 
   calls(): Promise<SimCallCounts> {

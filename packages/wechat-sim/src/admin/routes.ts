@@ -109,6 +109,11 @@ export function adminRoutes(state: SimState): Hono<SimEnv> {
     state.faults.clear()
     return c.json({ ok: true })
   })
+  admin.delete('/faults/:id', (c) =>
+    c.json({ removed: state.faults.remove(Number(c.req.param('id'))) })
+  )
+
+  admin.get('/held', (c) => c.json(state.held.list()))
 
   admin.get('/calls', (c) => c.json(state.calls.counts()))
   admin.get('/call-log', (c) => c.json(state.calls.logEntries()))

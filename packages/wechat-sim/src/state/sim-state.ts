@@ -1,6 +1,6 @@
 import { Calls } from '../calls.js'
 import { VirtualClock } from '../clock.js'
-import { Faults } from '../faults.js'
+import { Faults, HeldAnswers } from '../faults.js'
 import type { SimAppInit } from '../types.js'
 import { Apps } from './apps.js'
 import { LifetimeCounters } from './lifetime-counters.js'
@@ -21,6 +21,7 @@ export class SimState {
   readonly risky = new RiskyKeywords()
   readonly lifetime = new LifetimeCounters()
   readonly faults = new Faults()
+  readonly held = new HeldAnswers()
   readonly calls = new Calls()
 
   constructor(private readonly initialApps: readonly SimAppInit[] = []) {
@@ -41,6 +42,7 @@ export class SimState {
     this.risky.clear()
     this.lifetime.clear()
     this.faults.clear()
+    this.held.clear()
     this.calls.clear()
     for (const app of this.initialApps) this.apps.register(app)
   }
