@@ -34,6 +34,8 @@ interface CachedToken {
 
 /** How many reported tokens are remembered, so each failed token is reported only once. */
 const REPORTED_MEMORY = 32
+/** How long a token the broker kept after a report is used before the provider asks again. */
+const KEPT_TOKEN_MS = 10_000
 
 /**
  * Gets access tokens from a wxbroker. Caches each token until the broker's `expires_in` (minus
@@ -151,7 +153,14 @@ export class BrokerTokenProvider implements TokenProvider, SessionExchanger {
       timeoutMs,
     })
     // The broker answers with the current token, whatever the reason (refreshed, stale, cooldown).
-    this.#store(json, 'token/invalidate')
+    const entry = this.#store(json, 'token/invalidate')
+    if (entry.token === token) {
+      // It kept the very token reported as failed (a cooldown or a daily bound held the refresh
+      // back): use it a short while only, and let the next failure report it again, instead of
+      // holding a dead token for its whole expires_in.
+      entry.refreshAt = Math.min(entry.refreshAt, this.#clock() + KEPT_TOKEN_MS)
+      this.#reported.delete(token)
+    }
   }
 
   #store(json: Record<string, unknown>, route: string): CachedToken {

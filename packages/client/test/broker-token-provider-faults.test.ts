@@ -140,3 +140,36 @@ describe('BrokerTokenProvider: invalidate races and failures (stub)', () => {
     expect(await tokens.getToken()).not.toBe(old)
   })
 })
+
+describe('BrokerTokenProvider: a report the broker answers with the same token (stub)', () => {
+  it('uses a kept token for a short while only, and reports it again when it fails again', async () => {
+    let now = 1_700_000_000_000
+    const tokens = provider({ clock: () => now })
+    const token = await tokens.getToken()
+    // A cooldown (or a daily bound) held the refresh back: the broker answers with the same token.
+    stub.inject({
+      status: 200,
+      body: {
+        refreshed: false,
+        reason: 'cooldown',
+        appid: APPID,
+        access_token: token,
+        expires_in: 7000,
+        expires_at: new Date(now + 7_000_000).toISOString(),
+      },
+    })
+    const before = stub.counts.total
+    await tokens.invalidate(token, 40001)
+    expect(stub.counts.total).toBe(before + 1) // the injected answer (not counted per route)
+    const asked = stub.counts.token
+    expect(await tokens.getToken()).toBe(token)
+    expect(stub.counts.token).toBe(asked)
+    // Not for its 7000 s: after a few seconds the provider asks the broker again...
+    now += 11_000
+    await tokens.getToken()
+    expect(stub.counts.token).toBe(asked + 1)
+    // ...and a failure of the same token is reported again (the first report is not remembered).
+    await tokens.invalidate(token, 40001)
+    expect(stub.counts.invalidate).toBe(1)
+  })
+})

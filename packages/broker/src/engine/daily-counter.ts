@@ -18,13 +18,23 @@ export class DailyCounter {
     private readonly key: (at: number) => string
   ) {}
 
-  /** Today's count, read from the store. */
+  /**
+   * Today's count, read from the store, never below what this replica already knew of today: a
+   * store that lost the counter (its nodes restarted empty, one after another) gets it back, as
+   * token records are seeded back, so the count never runs behind WeChat's.
+   */
   async read(): Promise<number> {
     const now = this.clock.now()
-    return this.remember(now, await this.store.getNumber(this.key(now)))
+    const stored = await this.store.getNumber(this.key(now))
+    const known = this.lastDay === shanghaiDay(now) ? this.lastValue : 0
+    if (stored >= known) return this.remember(now, stored)
+    return this.remember(now, await this.store.raise(this.key(now), known, DAILY_COUNTER_TTL_MS))
   }
 
-  /** Counts one more today; returns the new count. */
+  /**
+   * Counts one more today; returns the new count. The guards read() first (to decide), which also
+   * puts a lost count back, so the increment lands on top of it.
+   */
   async increment(): Promise<number> {
     const now = this.clock.now()
     return this.remember(now, await this.store.incr(this.key(now), DAILY_COUNTER_TTL_MS))

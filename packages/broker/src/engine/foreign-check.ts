@@ -15,11 +15,13 @@ import { WeChatError, isTokenRejection } from './wechat-errors.js'
  * - an answer of 40001/40014/42001 means WeChat already refused the token (`token_rejected`);
  * - otherwise WeChat's count is compared with the broker's own. The check holds the slot's refresh
  *   lock (it skips the round when a refresh holds it), so no broker call is in flight, and the
- *   broker counts each call before sending it: WeChat's count minus the broker's (the surplus) then
- *   grows only when someone else called. A refresh by someone else is a surplus above the day's
- *   high-water mark (`count_drift`). A call the broker counted that never reached WeChat (a refused
- *   connection) lowers the surplus for the rest of the day and can hide one foreign call after it;
- *   the token check still catches the token's end.
+ *   broker counts each call before sending it: between two checks, WeChat's count minus the
+ *   broker's (the surplus) grows only when someone else called, and falls when a call the broker
+ *   counted did not count at WeChat (a refused connection, an error answer). A surplus above the
+ *   previous check's is a refresh by someone else (`count_drift`). Comparing with the previous
+ *   check, not with the day's highest surplus, keeps earlier failed calls from hiding later foreign
+ *   ones; a failed call and a foreign one between the same two checks can still cancel out, and
+ *   the token check then catches the token's end.
  * Stable tokens: a foreign normal-mode call retires nothing, so only `token_rejected` counts.
  */
 export interface ForeignCheckDeps {
@@ -38,8 +40,8 @@ export interface ForeignCheckDeps {
 
 interface Baseline {
   day: string
-  /** The highest surplus (WeChat's count minus the broker's) seen today. */
-  highWater: number
+  /** The surplus (WeChat's count minus the broker's) the last check saw. */
+  surplus: number
   /** When the check that set it ran: a foreign refresh found now happened after this. */
   at: number
 }
@@ -91,12 +93,8 @@ async function compareCounts(
   const surplus = wechatUsed - (await deps.brokerCount())
   const day = shanghaiDay(now)
   const sameDay = previous !== null && previous.day === day
-  const drift = deps.kind === 'classic' && sameDay && surplus > previous.highWater
-  const baseline: Baseline = {
-    day,
-    highWater: sameDay ? Math.max(previous.highWater, surplus) : surplus,
-    at: now,
-  }
+  const drift = deps.kind === 'classic' && sameDay && surplus > previous.surplus
+  const baseline: Baseline = { day, surplus, at: now }
   await store.setValue(baselineKey, JSON.stringify(baseline), 2 * 86_400_000)
   return drift ? { evidence: 'count_drift', after: previous.at } : null
 }
@@ -105,8 +103,8 @@ function parseBaseline(raw: string | null): Baseline | null {
   if (raw === null) return null
   try {
     const b = JSON.parse(raw) as Partial<Baseline>
-    return typeof b.day === 'string' && typeof b.highWater === 'number' && typeof b.at === 'number'
-      ? { day: b.day, highWater: b.highWater, at: b.at }
+    return typeof b.day === 'string' && typeof b.surplus === 'number' && typeof b.at === 'number'
+      ? { day: b.day, surplus: b.surplus, at: b.at }
       : null
   } catch {
     return null

@@ -1110,15 +1110,24 @@ export class TokenSlot {
     reporter: string | undefined
   ): Promise<InvalidateResult> {
     if (this.record?.token !== token) {
-      return { refreshed: false, reason: 'stale_report', token: await this.getToken() }
+      // The token before the current one, reported while WeChat should still accept it: something
+      // retired it early (a revoke after a leak, a refresh by someone else), and perhaps the current
+      // one with it. Ask WeChat about the current token (once per 30 s); if refused, report that.
+      const current = this.record?.token
+      const early = this.knows(token) === 'previous' && current !== undefined
+      if (!early || (await this.checkToken(current)) !== 'invalid') {
+        return { refreshed: false, reason: 'stale_report', token: await this.getToken() }
+      }
+      token = current
     }
+    const reported = token
     const reason = await this.untilSettled<InvalidateOutcome>(
-      { reason: 'invalidated', expectToken: token, reporter },
+      { reason: 'invalidated', expectToken: reported, reporter },
       (outcome) => {
         if (outcome?.type === 'cooldown' || outcome?.type === 'limited') {
           return outcome.type === 'limited' ? 'limited' : 'cooldown'
         }
-        return outcome && this.record?.token !== token ? 'refreshed' : undefined
+        return outcome && this.record?.token !== reported ? 'refreshed' : undefined
       },
       () => this.unavailable(),
       (error) => {
