@@ -461,6 +461,9 @@ function judgeUpstream(run: SoakRun): {
   }
 }
 
+/** How soon the replicas must have put a count back that the store lost with its data. */
+const RESTORED_WITHIN_MS = 10_000
+
 function judgeQuota(run: SoakRun): { violations: Violation[]; below: number } {
   const isBelow = (q: SoakRun['quota'][number]): boolean => {
     const foreign = run.foreign.filter((f) => f.app === q.app && f.t <= q.t).length
@@ -468,14 +471,21 @@ function judgeQuota(run: SoakRun): { violations: Violation[]; below: number } {
   }
   const violations: Violation[] = []
   let below = 0
-  // A lost count stays lost: one violation per stretch of samples below, charged to the faults
-  // under way when it began.
+  // A store that loses its data (every node restarted empty) loses the day's counters with it; the
+  // replicas put back what they know on reconnecting and at each sync (docs/engine.md), so a
+  // stretch below that ends within RESTORED_WITHIN_MS is the restore at work. A stretch that lasts
+  // longer, or lasts to the end, is a lost count: one violation, charged to the faults under way
+  // when it began.
   for (const app of APPS) {
     const samples = run.quota.filter((q) => q.app === app.name).sort((a, b) => a.t - b.t)
     let stretch: typeof samples = []
-    const close = (): void => {
+    const close = (restored: boolean): void => {
       if (stretch.length === 0) return
       const first = stretch[0]!
+      if (restored && stretch.at(-1)!.t - first.t <= RESTORED_WITHIN_MS) {
+        stretch = []
+        return
+      }
       const worst = stretch.reduce((w, q) => (q.wechat - q.store > w.wechat - w.store ? q : w))
       const faults = windowsAt(run.faults, first.t)
       violations.push({
@@ -489,9 +499,9 @@ function judgeQuota(run: SoakRun): { violations: Violation[]; below: number } {
       if (isBelow(q)) {
         below++
         stretch.push(q)
-      } else close()
+      } else close(true)
     }
-    close()
+    close(false)
   }
   for (const q of run.finalQuota) {
     const foreign = run.foreign.filter((f) => f.app === q.app).length

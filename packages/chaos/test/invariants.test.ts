@@ -211,6 +211,23 @@ describe('judge', () => {
     expect(broken(run).filter((i) => i === 'quota')).toEqual([])
   })
 
+  it('a count the store lost is "quota" unless the replicas put it back within 10 s', () => {
+    const restored = quietRun()
+    restored.quota.push(
+      { t: s(110), app: 'classic', wechat: 6, store: 0 },
+      { t: s(118), app: 'classic', wechat: 6, store: 0 },
+      { t: s(119), app: 'classic', wechat: 6, store: 6 }
+    )
+    expect(broken(restored)).toEqual([])
+    const slow = quietRun()
+    slow.quota.push(
+      { t: s(110), app: 'classic', wechat: 6, store: 0 },
+      { t: s(121), app: 'classic', wechat: 6, store: 0 },
+      { t: s(122), app: 'classic', wechat: 6, store: 6 }
+    )
+    expect(broken(slow)).toEqual(['quota'])
+  })
+
   it('an exit nobody asked for, or a SIGTERM that does not exit 0, breaks "exits"', () => {
     const run = quietRun()
     const exit = { replica: 0, incarnation: 1, t: s(30), signal: null, stderrTail: 'boom' }

@@ -40,6 +40,9 @@ export const DEFAULT_TUNING: Readonly<EngineTuning> = Object.freeze({
   reconcileQuota: true,
 })
 
+/** The second store sync after the store comes back (see start()). */
+const RESYNC_AFTER_RECOVERY_MS = 1_000
+
 /** How long stop() waits for refreshes in flight. */
 const STOP_DRAIN_MS = 3_000
 
@@ -130,6 +133,11 @@ class Engine extends EventEmitter implements TokenEngine {
         void this.syncAll().then(() => {
           for (const slot of this.slots.values()) slot.storeRecovered()
         })
+        // Every replica puts back what it knows as it reconnects (daily-counter.ts); one that read
+        // before another had done so reads again a moment later instead of at the next sync.
+        this.clock.setTimeout(() => {
+          if (!this.stopped()) void this.syncAll()
+        }, RESYNC_AFTER_RECOVERY_MS)
       }
     })
     await this.store.connect()
