@@ -2,14 +2,20 @@
 // Token GET through the broker (real engine, in-memory store, bearer auth, access log, metrics)
 // against a bare Hono server returning constant JSON, same machine, same run, with autocannon.
 // Both servers run as their own processes; the load generator runs here.
-import { spawn, type ChildProcess } from 'node:child_process'
 import { createHash } from 'node:crypto'
 import { mkdtempSync, writeFileSync } from 'node:fs'
 import { cpus, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import autocannon from 'autocannon'
-import { freePort, machine, table, writeBenchmarkSection } from '@wxbroker/testkit'
+import {
+  answersOk,
+  machine,
+  startServerProcess,
+  table,
+  writeBenchmarkSection,
+  type ServerProcess,
+} from '@wxbroker/testkit'
 import { startSimulator } from '@wxbroker/wechat-sim'
 
 const DOCS = fileURLToPath(new URL('../../../docs/benchmarks.md', import.meta.url))
@@ -22,34 +28,17 @@ const DURATION = Number(process.env.BENCH_SECONDS ?? 8)
 const WARMUP = 3
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5)
 
-const children: ChildProcess[] = []
+const children: ServerProcess[] = []
 
-/** Starts a server process on a known port; its stdout (the broker's access log) goes to /dev/null
- * so that the load generator does not spend its own CPU reading it. */
+/** Starts a server process (its access log goes to /dev/null) and keeps it for the clean-up. */
 async function start(
   args: string[],
   readyPath: string,
   env: Record<string, string> = {}
-): Promise<{ child: ChildProcess; url: string }> {
-  const port = await freePort()
-  const child = spawn(process.execPath, args, {
-    stdio: ['ignore', 'ignore', 'inherit'],
-    env: { ...process.env, ...env, PORT: String(port), WXBROKER_LISTEN_PORT: String(port) },
-  })
-  children.push(child)
-  const url = `http://127.0.0.1:${port}`
-  const deadline = Date.now() + 20_000
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`${args.join(' ')} exited with ${child.exitCode}`)
-    const ok = await fetch(`${url}${readyPath}`).then(
-      (r) => r.ok,
-      () => false
-    )
-    if (ok) return { child, url }
-    await new Promise((r) => setTimeout(r, 100))
-  }
-  child.kill('SIGKILL')
-  throw new Error(`${args.join(' ')} did not become ready on ${url}`)
+): Promise<ServerProcess> {
+  const server = await startServerProcess(args, answersOk(readyPath), env)
+  children.push(server)
+  return server
 }
 
 async function load(url: string, seconds: number): Promise<autocannon.Result> {
@@ -88,7 +77,7 @@ async function main(): Promise<void> {
   try {
     await measure(config)
   } finally {
-    for (const child of children) child.kill('SIGTERM')
+    await Promise.all(children.map((c) => c.proc.stop()))
     await sim.close()
   }
 }

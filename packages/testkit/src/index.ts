@@ -1,5 +1,6 @@
 export { freePort } from './ports.js'
 export { spawnTracked, type TrackedProcess } from './processes.js'
+export { answersOk, startServerProcess, type ServerProcess } from './server-process.js'
 export {
   assertRedisServerInstalled,
   startRedis,

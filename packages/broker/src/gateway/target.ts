@@ -14,6 +14,8 @@ export interface Target {
 }
 
 const PATH = /^(\/[A-Za-z0-9_.~-]+)+$/
+/** A `.` or `..` (or longer) segment. */
+const DOT_SEGMENT = /\/\.+(\/|$)/
 /** Printable ASCII; `#` never (a fragment is not sent to a server). */
 const QUERY = /^[\x21-\x22\x24-\x7e]*$/
 
@@ -24,7 +26,7 @@ export function parseTarget(url: string | undefined): Target | Refusal {
   const mark = url.indexOf('?')
   const path = mark === -1 ? url : url.slice(0, mark)
   const query = mark === -1 ? '' : url.slice(mark + 1)
-  if (!PATH.test(path) || path.split('/').some((s) => /^\.+$/.test(s))) {
+  if (!PATH.test(path) || DOT_SEGMENT.test(path)) {
     return refusal(
       48001,
       'path refused: only letters, digits and _ . ~ - between single slashes, no . or .. segments, no percent-encoding'
@@ -38,6 +40,7 @@ export function parseTarget(url: string | undefined): Target | Refusal {
 
 /** A query parameter's name as WeChat reads it (`+` is a space, %XX decoded); the raw text if malformed. */
 function paramName(raw: string): string {
+  if (!raw.includes('%') && !raw.includes('+')) return raw
   const plus = raw.replace(/\+/g, ' ')
   try {
     return decodeURIComponent(plus)
@@ -56,15 +59,19 @@ export function rewriteQuery(
   set: readonly (readonly [string, string])[],
   drop: readonly string[] = []
 ): string {
-  const removed = new Set([...drop, ...set.map(([name]) => name)])
-  const kept =
-    query === ''
-      ? []
-      : query.split('&').filter((pair) => {
-          if (pair === '') return false
-          const eq = pair.indexOf('=')
-          return !removed.has(paramName(eq === -1 ? pair : pair.slice(0, eq)))
-        })
-  for (const [name, value] of set) kept.push(`${name}=${encodeURIComponent(value)}`)
-  return kept.join('&')
+  const removed = (name: string): boolean =>
+    drop.includes(name) || set.some(([setName]) => setName === name)
+  let out = ''
+  if (query !== '') {
+    for (const pair of query.split('&')) {
+      if (pair === '') continue
+      const eq = pair.indexOf('=')
+      if (removed(paramName(eq === -1 ? pair : pair.slice(0, eq)))) continue
+      out += out === '' ? pair : `&${pair}`
+    }
+  }
+  for (const [name, value] of set) {
+    out += `${out === '' ? '' : '&'}${name}=${encodeURIComponent(value)}`
+  }
+  return out
 }

@@ -1,4 +1,5 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { connect } from 'node:net'
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { rawRequest } from '../support/raw-http.js'
 import { startRecorder, type Recorder } from './recorder.js'
 import { APP1, APP2, GW_KEYS, SECRET1, startGateway, type GatewayHarness } from './support.js'
@@ -275,6 +276,29 @@ describe('gateway proxy', () => {
     expect(answer.errcode).toBe(40001)
     expect(answer.errmsg).toMatch(/ rid: [0-9a-f]{8}-/) // WeChat's own answer, not the broker's
     expect(rec.to('/cgi-bin/message/subscribe/send', from)).toHaveLength(2)
+  })
+
+  it('a caller that goes away ends its upstream call too', async () => {
+    const token = await tokenFor(h, GW_KEYS.sdk)
+    const path = '/wxa/msg_sec_check'
+    const from = rec.requests.length
+    rec.delay.set(path, 1200)
+    try {
+      const body = secCheck()
+      const socket = connect(Number(new URL(h.gw).port), '127.0.0.1')
+      socket.on('error', () => undefined)
+      socket.write(
+        `POST ${path}?access_token=${token} HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: ${body.length}\r\n\r\n${body}`
+      )
+      await vi.waitFor(() => expect(rec.to(path, from)).toHaveLength(1), { timeout: 1000 })
+      socket.destroy()
+      // Cut at once, long before WeChat's (delayed) answer would have come.
+      await vi.waitFor(() => expect(rec.abandoned).toContain(rec.to(path, from)[0]), {
+        timeout: 800,
+      })
+    } finally {
+      rec.delay.delete(path)
+    }
   })
 
   it('WeChat too slow, a 5xx page, a dropped connection: HTTP 200 with −1, never a 5xx', async () => {

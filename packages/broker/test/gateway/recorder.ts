@@ -24,6 +24,8 @@ export interface Recorder {
   delay: Map<string, number>
   /** Paths whose answer's head and first half go out at once, the rest this many ms later. */
   holdRest: Map<string, number>
+  /** Requests whose sender closed the connection before the answer was sent. */
+  abandoned: Recorded[]
   /** Requests to `path` since index `from` (default: all). */
   to(path: string, from?: number): Recorded[]
   close(): Promise<void>
@@ -31,12 +33,14 @@ export interface Recorder {
 
 export async function startRecorder(): Promise<Recorder> {
   const requests: Recorded[] = []
+  const abandoned: Recorded[] = []
   const delay = new Map<string, number>()
   const holdRest = new Map<string, number>()
   const recorder: Recorder = {
     url: '',
     target: '',
     requests,
+    abandoned,
     delay,
     holdRest,
     to: (path, from = 0) => requests.slice(from).filter((r) => r.path === path),
@@ -53,7 +57,11 @@ export async function startRecorder(): Promise<Recorder> {
       const url = req.url ?? ''
       const path = url.split('?')[0] ?? ''
       const body = Buffer.concat(chunks)
-      requests.push({ method: req.method ?? '', url, path, headers: req.headers, body })
+      const recorded = { method: req.method ?? '', url, path, headers: req.headers, body }
+      requests.push(recorded)
+      res.once('close', () => {
+        if (!res.writableFinished) abandoned.push(recorded)
+      })
       const forward = (): void => {
         const target = new URL(recorder.target)
         const headers = { ...req.headers, host: target.host }
