@@ -1110,12 +1110,13 @@ export class TokenSlot {
     reporter: string | undefined
   ): Promise<InvalidateResult> {
     if (this.record?.token !== token) {
-      // The token before the current one, reported while WeChat should still accept it: something
-      // retired it early (a revoke after a leak, a refresh by someone else), and perhaps the current
-      // one with it. Ask WeChat about the current token (once per 30 s); if refused, report that.
+      // An older token. WeChat may have refused it in its own time (past the overlap) or early
+      // (a revoke after a leak, a refresh by someone else) and the current one with it: the broker
+      // cannot tell, since WeChat takes a classic token for its overlap after each of any number
+      // of refreshes and a stable token until its own expiry. So it asks WeChat about the current
+      // token (once per 30 s) and, if refused, takes the report as a report of that one.
       const current = this.record?.token
-      const early = this.knows(token) === 'previous' && current !== undefined
-      if (!early || (await this.checkToken(current)) !== 'invalid') {
+      if (current === undefined || (await this.checkToken(current)) !== 'invalid') {
         return { refreshed: false, reason: 'stale_report', token: await this.getToken() }
       }
       token = current

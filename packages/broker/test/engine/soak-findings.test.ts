@@ -128,4 +128,28 @@ describe('findings of the combined-fault soak', () => {
     expect(again).toMatchObject({ refreshed: false, reason: 'stale_report' })
     expect(again.token.accessToken).toBe(result.token.accessToken)
   })
+
+  it('a report of a token older than the previous one, still taken by WeChat: the current one is checked, and replaced when revoked too', async () => {
+    // Two refreshes within WeChat's overlap leave three working classic tokens; stable tokens each
+    // work until their own expiry, so a client may hold one several generations back (the soak's
+    // #9 token-revoked: every client held the first stable token when the revoke came).
+    const appid = newAppid()
+    await sim.admin.registerApp({ appid, secret: SECRET })
+    const engine = createEngine(
+      options(sim, [app(appid, { invalidateCooldownSeconds: 0 })], redisStore([redis.url]))
+    )
+    engines = [engine]
+    await engine.start()
+    const oldest = await engine.getToken(appid)
+    await engine.refresh(appid)
+    const current = await engine.refresh(appid)
+    expect(engine.tokenOwner(oldest.accessToken)).toBeUndefined()
+    expect((await sim.admin.checkToken(oldest.accessToken)).valid).toBe(true)
+    // A leak: WeChat revokes every token of the app.
+    await sim.admin.retireToken(appid, 'classic')
+    const result = await engine.invalidate(appid, oldest.accessToken, 40001, 'svc')
+    expect(result).toMatchObject({ refreshed: true, reason: 'refreshed' })
+    expect(result.token.accessToken).not.toBe(current.accessToken)
+    expect((await sim.admin.checkToken(result.token.accessToken)).valid).toBe(true)
+  })
 })
