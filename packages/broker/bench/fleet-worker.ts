@@ -22,11 +22,14 @@ export interface WorkerReport {
   type: 'report'
   calls: number
   ok: number
-  /** errcode (or `exception`) → count. */
-  errors: Record<string, number>
-  /** Seconds from the start of the run of the first and last error, when there were any. */
-  firstErrorAt: number | null
-  lastErrorAt: number | null
+  /** errcode (or `exception`) → how many, and when the first and last came (s into the run). */
+  errors: Record<string, ErrorSpan>
+}
+
+export interface ErrorSpan {
+  n: number
+  first: number
+  last: number
 }
 
 export type ParentMessage = { type: 'start'; at: number; seconds: number }
@@ -95,8 +98,6 @@ async function run(at: number, seconds: number): Promise<WorkerReport> {
     calls: 0,
     ok: 0,
     errors: {},
-    firstErrorAt: null,
-    lastErrorAt: null,
   }
   const end = at + seconds * 1000
   for (let tick = at; tick < end; tick += settings.periodMs) {
@@ -121,10 +122,10 @@ async function run(at: number, seconds: number): Promise<WorkerReport> {
       report.ok++
       continue
     }
-    report.errors[outcome] = (report.errors[outcome] ?? 0) + 1
     const t = (Date.now() - at) / 1000
-    report.firstErrorAt ??= t
-    report.lastErrorAt = t
+    const span = (report.errors[outcome] ??= { n: 0, first: t, last: t })
+    span.n++
+    span.last = t
   }
   return report
 }

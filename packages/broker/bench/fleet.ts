@@ -24,7 +24,7 @@ import {
   type TrackedProcess,
 } from '@wxbroker/testkit'
 import { startSimulator, type Simulator } from '@wxbroker/wechat-sim'
-import type { ParentMessage, WorkerReport, WorkerSettings } from './fleet-worker.js'
+import type { ErrorSpan, ParentMessage, WorkerReport, WorkerSettings } from './fleet-worker.js'
 
 const DOCS = fileURLToPath(new URL('../../../docs/benchmarks.md', import.meta.url))
 const WORKER = fileURLToPath(new URL('./fleet-worker.ts', import.meta.url))
@@ -64,9 +64,7 @@ interface Outcome {
   refusedCodes: Record<string, number>
   workerCalls: number
   workerErrors: number
-  workerCodes: Record<string, number>
-  firstErrorAt: number | null
-  lastErrorAt: number | null
+  workerCodes: Record<string, ErrorSpan>
   /** Gateway runs: the workers' token fetches the broker answered itself. */
   fetchesAnswered: number | null
   /** Gateway runs: the broker's refreshes by reason (each one token call). */
@@ -227,20 +225,23 @@ async function run(scenario: Scenario, redis: RedisServer): Promise<Outcome> {
         add(refusedCodes, { [String(e.errcode)]: 1 })
       }
     }
-    const workerCodes: Record<string, number> = {}
-    for (const r of done) add(workerCodes, r.errors)
-    const times = (pick: (r: WorkerReport) => number | null): number[] =>
-      done.map(pick).filter((t): t is number => t !== null)
+    const workerCodes: Record<string, ErrorSpan> = {}
+    for (const r of done) {
+      for (const [code, e] of Object.entries(r.errors)) {
+        const span = (workerCodes[code] ??= { n: 0, first: e.first, last: e.last })
+        span.n += e.n
+        span.first = Math.min(span.first, e.first)
+        span.last = Math.max(span.last, e.last)
+      }
+    }
     return {
       scenario,
       tokenCalls: (counts['/cgi-bin/token'] ?? 0) + (counts['/cgi-bin/stable_token'] ?? 0),
       refused: Object.values(refusedCodes).reduce((a, b) => a + b, 0),
       refusedCodes,
       workerCalls: done.reduce((sum, r) => sum + r.calls, 0),
-      workerErrors: Object.values(workerCodes).reduce((a, b) => a + b, 0),
+      workerErrors: Object.values(workerCodes).reduce((sum, e) => sum + e.n, 0),
       workerCodes,
-      firstErrorAt: times((r) => r.firstErrorAt).reduce((a, b) => Math.min(a, b), Infinity),
-      lastErrorAt: times((r) => r.lastErrorAt).reduce((a, b) => Math.max(a, b), -Infinity),
       fetchesAnswered: figures?.answered ?? null,
       refreshes: figures?.refreshes ?? null,
     }
@@ -256,9 +257,15 @@ function codes(c: Record<string, number>): string {
   return entries.length === 0 ? '' : ` (${entries.map(([k, n]) => `${k}: ${n}`).join(', ')})`
 }
 
-function when(o: Outcome): string {
-  if (o.workerErrors === 0 || o.firstErrorAt === null || o.lastErrorAt === null) return ''
-  return `, t=${o.firstErrorAt.toFixed(1)}–${o.lastErrorAt.toFixed(1)} s`
+/** Per errcode: how many, and when the first and the last reached a worker. */
+function spans(c: Record<string, ErrorSpan>): string {
+  const entries = Object.entries(c)
+  if (entries.length === 0) return ''
+  const one = ([code, e]: [string, ErrorSpan]): string =>
+    e.n === 1
+      ? `${code}: 1 at t=${e.first.toFixed(1)} s`
+      : `${code}: ${e.n}, first at t=${e.first.toFixed(1)} s, last at t=${e.last.toFixed(1)} s`
+  return ` (${entries.map(one).join('; ')})`
 }
 
 /** The broker's rotation: one token call per (life − effective lead), its start, one per revoke. */
@@ -279,7 +286,7 @@ async function main(): Promise<void> {
       process.stderr.write(`fleet: ${scenario.name}, ${SECONDS} s\n`)
       const o = await run(scenario, redis)
       process.stderr.write(
-        `  token calls ${o.tokenCalls}${codes(o.refreshes ?? {})}, refused ${o.refused}${codes(o.refusedCodes)}, worker errors ${o.workerErrors}${codes(o.workerCodes)}${when(o)}, worker calls ${o.workerCalls}\n`
+        `  token calls ${o.tokenCalls}${codes(o.refreshes ?? {})}, refused ${o.refused}${codes(o.refusedCodes)}, worker errors ${o.workerErrors}${spans(o.workerCodes)}, worker calls ${o.workerCalls}\n`
       )
       outcomes.push(o)
     }
@@ -312,7 +319,7 @@ function document(outcomes: Outcome[], misses: string[]): string {
     o.scenario.name,
     `${o.tokenCalls}${codes(o.refreshes ?? {})}`,
     `${o.refused}${codes(o.refusedCodes)}`,
-    `${o.workerErrors}${codes(o.workerCodes)}${when(o)}`,
+    `${o.workerErrors}${spans(o.workerCodes)}`,
     o.workerCalls,
   ])
   const answered = outcomes
