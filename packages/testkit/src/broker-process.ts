@@ -81,13 +81,17 @@ export function writeConfig(configYaml: string): string {
   return file
 }
 
-/** Starts `wxbroker serve` with a config file and waits for its "listening" log line. */
+/**
+ * Starts `wxbroker serve` with a config file and waits for its "listening" log line. `config` is
+ * the file's path (its directory is the caller's to remove).
+ */
 export async function serveBroker(
   configYaml: string,
   env: Record<string, string> = {}
-): Promise<BrokerProcess & { url: string }> {
-  const broker = spawnBroker(['serve', '--config', writeConfig(configYaml)], env)
+): Promise<BrokerProcess & { url: string; config: string }> {
+  const config = writeConfig(configYaml)
+  const broker = spawnBroker(['serve', '--config', config], env)
   const line = await broker.waitForLine((l) => l.includes('"msg":"wxbroker listening"'))
   const { url } = JSON.parse(line) as { url: string }
-  return { ...broker, url }
+  return { ...broker, url, config }
 }

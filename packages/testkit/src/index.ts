@@ -23,3 +23,4 @@ export {
   type MetricType,
   type Sample,
 } from './prometheus-text.js'
+export { registerSubscriber } from './sim-fixtures.js'

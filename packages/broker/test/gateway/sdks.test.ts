@@ -1,4 +1,5 @@
 import { createRequire } from 'node:module'
+import { registerSubscriber } from '@wxbroker/testkit'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { KEYS } from '../support/harness.js'
 import {
@@ -103,13 +104,7 @@ describe('real SDKs through the gateway', () => {
     h = await startGateway({
       apps: { [APP1]: { invalidateCooldownSeconds: 0 }, [APP2]: { invalidateCooldownSeconds: 0 } },
       beforeBroker: async (sim) => {
-        await sim.admin.registerUser({ appid: APP1, openid: OPENID })
-        await sim.admin.registerTemplate({
-          appid: APP1,
-          templateId: TEMPLATE,
-          fields: { thing1: 'thing' },
-        })
-        await sim.admin.grantSubscription({
+        await registerSubscriber(sim.admin, {
           appid: APP1,
           openid: OPENID,
           templateId: TEMPLATE,
