@@ -387,6 +387,23 @@ export function extraCalls(run: SoakRun): {
       if (slot) slot.used = true
       return slot !== undefined
     }
+    /**
+     * A scheduled stable refresh that WeChat answered with the token a replica start's secret check
+     * had it issue (normal mode, inside the renew window) a moment before: the check's call is
+     * matched to that generation as its issuer, so this call, the generation's own, is due too.
+     */
+    const refreshGotCheckToken = (e: SimCallLogEntry): boolean => {
+      const gen = run.generations.find(
+        (g) => g.app === app.name && g.obtainedAt >= e.at - 1000 && g.obtainedAt <= e.at + 2000
+      )
+      if (!gen) return false
+      const issuer = [...issuedBy].find(([, t]) => t.id === gen.tokenId)?.[0]
+      return (
+        issuer !== undefined &&
+        issuer.at < e.at &&
+        starts.some((st) => st.t <= issuer.at && issuer.at <= st.t + SECRET_CHECK_WINDOW_MS)
+      )
+    }
     let due = 0
     for (const e of classicChecks) {
       if (isSecretCheck(e.at)) due++
@@ -413,6 +430,8 @@ export function extraCalls(run: SoakRun): {
           })
       } else if (isSecretCheck(e.at)) {
         due++ // a stable secret check; in the soak's short renew window it may issue a token
+      } else if (refreshGotCheckToken(e)) {
+        due++ // the generation's own call; the check that issued its token was counted above
       } else {
         extra.push({
           t: token?.issuedAt ?? e.at,

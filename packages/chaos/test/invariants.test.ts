@@ -193,6 +193,56 @@ describe('judge', () => {
     expect(broken(run)).toEqual(['upstream'])
   })
 
+  it('a secret check that had WeChat issue a stable token, got back by the next scheduled refresh: both calls are due', () => {
+    const run = quietRun()
+    const STABLE = APPS[1]!
+    // Stable token 1 from s(0), expiring at s(300): its refresh is planned at s(60). A replica
+    // starting at s(48) checks its secret at s(50), inside WeChat's renew window, and WeChat issues
+    // token 2; the scheduled refresh at s(70) gets token 2 back and makes it generation 2.
+    run.simTokens.stable = [
+      { id: 'st1', issuedAt: s(0), expiresAt: s(300) },
+      { id: 'st2', issuedAt: s(50) + 1, expiresAt: s(380) },
+    ]
+    const call = (at: number): SimCallLogEntry => ({
+      method: 'POST',
+      endpoint: STABLE.tokenApi,
+      appid: STABLE.appid,
+      errcode: 0,
+      status: 200,
+      at,
+    })
+    run.tokenCalls.push(call(s(0) - 1), call(s(50)), call(s(70)))
+    run.generations.push(
+      {
+        ...run.generations[0]!,
+        app: 'stable',
+        generation: 1,
+        tokenId: 'st1',
+        obtainedAt: s(0),
+        wechatExpiresAt: s(300),
+      },
+      {
+        ...run.generations[0]!,
+        app: 'stable',
+        generation: 2,
+        tokenId: 'st2',
+        obtainedAt: s(70) + 5,
+        wechatExpiresAt: s(380),
+      }
+    )
+    run.replicaStarts.push({ replica: 1, incarnation: 2, t: s(48) })
+    expect(extraCalls(run)).toMatchObject({
+      extra: [],
+      calls: { stable: 3 },
+      minimum: { stable: 3 },
+    })
+    // Without the start, the check is a stray call and the refresh got the same token back.
+    run.replicaStarts = []
+    expect(extraCalls(run).extra.map((e) => `${e.app}: ${e.why}`)).toEqual([
+      'stable: WeChat handed back the same token',
+    ])
+  })
+
   it("the driver's own token calls are not the broker's", () => {
     const run = quietRun()
     run.tokenCalls.push({ ...run.tokenCalls[1]!, at: s(70) })
