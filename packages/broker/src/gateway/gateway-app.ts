@@ -113,7 +113,11 @@ export function createGateway(opts: GatewayOptions): Gateway {
   const allowList = new AllowList(gateway.allowPaths)
   const record = recorder(logger, metrics)
 
-  const route = async (req: IncomingMessage, res: ServerResponse): Promise<Handled> => {
+  const route = async (
+    req: IncomingMessage,
+    res: ServerResponse,
+    requestId: string
+  ): Promise<Handled> => {
     const target = parseTarget(req.url)
     if ('errcode' in target) return refused(REFUSED_ENDPOINT, target)
     const { path, query } = target
@@ -184,6 +188,7 @@ export function createGateway(opts: GatewayOptions): Gateway {
         appid: caller.appid,
         login,
         reporter: client?.name,
+        requestId,
       },
       res
     )
@@ -244,9 +249,8 @@ export function createGateway(opts: GatewayOptions): Gateway {
     const start = performance.now()
     const given = req.headers['x-request-id']
     const requestId = resolveRequestId(typeof given === 'string' ? given : undefined)
-    res.setHeader('x-request-id', requestId)
     const method = req.method ?? ''
-    route(req, res).then(
+    route(req, res, requestId).then(
       (handled) => {
         const result = handled.result
         let status: number
@@ -256,7 +260,7 @@ export function createGateway(opts: GatewayOptions): Gateway {
         } else {
           const body =
             'body' in result ? result.body : wechatErrorBody(result, gatewayRid(requestId))
-          answer(res, body, handled.close === true)
+          answer(res, body, requestId, handled.close === true)
           status = 200
           errcode = 'body' in result ? '0' : String(result.errcode)
         }
@@ -276,7 +280,12 @@ export function createGateway(opts: GatewayOptions): Gateway {
           },
           'gateway: unhandled error'
         )
-        answer(res, wechatErrorBody(refusal(-1, 'internal error'), gatewayRid(requestId)), false)
+        answer(
+          res,
+          wechatErrorBody(refusal(-1, 'internal error'), gatewayRid(requestId)),
+          requestId,
+          false
+        )
         record(REFUSED_ENDPOINT, method, 200, '-1', null, start, requestId)
       }
     )
@@ -321,8 +330,9 @@ function sameClient(
 }
 
 /** Writes a gateway answer: HTTP 200, WeChat's JSON type; closes the connection when asked. */
-function answer(res: ServerResponse, body: string, close: boolean): void {
+function answer(res: ServerResponse, body: string, requestId: string, close: boolean): void {
   res.writeHead(200, {
+    'x-request-id': requestId,
     'content-type': WECHAT_JSON,
     'content-length': Buffer.byteLength(body),
     'cache-control': 'no-store',

@@ -46,6 +46,8 @@ export interface ProxyCall {
   login: boolean
   /** For the engine's per-client report bound; undefined for a call made with a real token. */
   reporter: string | undefined
+  /** Sent back as X-Request-Id (in writeHead's own object: no setHeader before it). */
+  requestId: string
 }
 
 /** What was answered: the HTTP status sent and the errcode label ('0' for images and successes). */
@@ -108,13 +110,13 @@ export class Proxy {
           return refusal(-1, `WeChat answered HTTP ${statusCode}`)
         }
         if (!inspectable(headers)) {
-          res.writeHead(statusCode, passedHeaders(headers, true))
+          res.writeHead(statusCode, passedHeaders(headers, call.requestId, true))
           await pipeline(body, res)
           return { status: statusCode, errcode: statusCode < 300 ? '0' : `http_${statusCode}` }
         }
         const { buffered, more } = await collect(body, JSON_INSPECT_LIMIT)
         if (more) {
-          res.writeHead(statusCode, passedHeaders(headers, true))
+          res.writeHead(statusCode, passedHeaders(headers, call.requestId, true))
           res.write(buffered)
           await pipeline(body, res)
           return { status: statusCode, errcode: '0' }
@@ -127,10 +129,9 @@ export class Proxy {
             continue
           }
         }
-        res.writeHead(statusCode, {
-          ...passedHeaders(headers, false),
-          'content-length': buffered.length,
-        })
+        const answerHeaders = passedHeaders(headers, call.requestId, false)
+        answerHeaders['content-length'] = String(buffered.length)
+        res.writeHead(statusCode, answerHeaders)
         res.end(buffered)
         return {
           status: statusCode,
@@ -252,9 +253,10 @@ function inspectable(headers: IncomingHttpHeaders): boolean {
 
 function passedHeaders(
   headers: IncomingHttpHeaders,
+  requestId: string,
   withLength: boolean
 ): Record<string, string | string[]> {
-  const out: Record<string, string | string[]> = {}
+  const out: Record<string, string | string[]> = { 'x-request-id': requestId }
   for (const name of PASSED_RESPONSE_HEADERS) {
     const value = headers[name]
     if (value !== undefined) out[name] = value

@@ -49,6 +49,14 @@ function paramName(raw: string): string {
   }
 }
 
+/** The last value percent-encoded: the proxy sets the same token on call after call. */
+let last = { value: '', encoded: '' }
+
+function encoded(value: string): string {
+  if (value !== last.value) last = { value, encoded: encodeURIComponent(value) }
+  return last.encoded
+}
+
 /**
  * `query` with every parameter named in `drop` or `set` removed (however its name is spelled:
  * `access%5Ftoken` is `access_token`), then each of `set` appended once with its value
@@ -70,8 +78,6 @@ export function rewriteQuery(
       out += out === '' ? pair : `&${pair}`
     }
   }
-  for (const [name, value] of set) {
-    out += `${out === '' ? '' : '&'}${name}=${encodeURIComponent(value)}`
-  }
+  for (const [name, value] of set) out += `${out === '' ? '' : '&'}${name}=${encoded(value)}`
   return out
 }

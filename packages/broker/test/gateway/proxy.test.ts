@@ -278,6 +278,31 @@ describe('gateway proxy', () => {
     expect(rec.to('/cgi-bin/message/subscribe/send', from)).toHaveLength(2)
   })
 
+  it('every answer carries X-Request-Id: the caller’s own when it sent a safe one, else a new one', async () => {
+    const token = await tokenFor(h, GW_KEYS.sdk)
+    const proxied = await fetch(`${h.gw}/wxa/msg_sec_check?access_token=${token}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-request-id': 'trace-abc-123' },
+      body: secCheck(),
+    })
+    expect(await json(proxied)).toMatchObject({ errcode: 0 })
+    expect(proxied.headers.get('x-request-id')).toBe('trace-abc-123')
+    const image = await fetch(`${h.gw}/wxa/getwxacodeunlimit?access_token=${token}`, {
+      method: 'POST',
+      body: JSON.stringify({ scene: 'a=1' }),
+    })
+    expect(image.headers.get('content-type')).toMatch(/^image\//)
+    expect(image.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/)
+    const refused = await fetch(`${h.gw}/cgi-bin/clear_quota?access_token=${token}`, {
+      method: 'POST',
+      headers: { 'x-request-id': 'bad id with spaces' },
+    })
+    const id = refused.headers.get('x-request-id') ?? ''
+    expect(id).toMatch(/^[0-9a-f-]{36}$/)
+    // The rid in WeChat's errmsg is the same request's.
+    expect((await json(refused)).errmsg).toContain(`rid: wxb-${id.slice(0, 8)}`)
+  })
+
   it('a caller that goes away ends its upstream call too', async () => {
     const token = await tokenFor(h, GW_KEYS.sdk)
     const path = '/wxa/msg_sec_check'
