@@ -99,6 +99,8 @@ async function loaded(
   return { ...run, cpu: (cpuMicros(pid) - before) / (run.rps * SECONDS) }
 }
 
+const signed = (n: number): string => (n < 0 ? `−${-n}` : `+${n}`)
+
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
 
 async function main(): Promise<void> {
@@ -183,8 +185,8 @@ async function main(): Promise<void> {
       f.name,
       f.p50,
       f.p99,
-      f === direct ? '—' : `+${f.p50 - direct.p50}`,
-      f === direct ? '—' : `+${f.p99 - direct.p99}`,
+      f === direct ? '—' : signed(f.p50 - direct.p50),
+      f === direct ? '—' : signed(f.p99 - direct.p99),
       Math.round(f.rps),
       f === direct ? '—' : (f.rps / bareFig.rps).toFixed(2),
       f === direct ? '—' : Math.round(f.cpu),
@@ -218,6 +220,8 @@ async function main(): Promise<void> {
       ),
       '',
       `Result: ${verdict}.`,
+      '',
+      "What this benchmark found in the gateway, each fixed and measured here (gateway CPU per request, the bare proxy at about 60 µs): an `AbortController` per call for \"the caller went away\" (now an EventEmitter, which undici also takes), a `JSON.parse` of every answer for its errcode (now only an answer that names a nonzero errcode is parsed), and the most, `res.setHeader('x-request-id')` before `writeHead`, which sends Node down its slow path for every header of the answer (the id now goes in writeHead's own object). Together: 118 → 75 µs, 0.61× → 0.9× the bare proxy. p99 with one connection is the tail of a few thousand calls and moves by a millisecond between runs (garbage collection in any of the processes); the p50 and the CPU figures are the steady ones.",
     ].join('\n')
     writeBenchmarkSection(DOCS, 'proxy', md)
     process.stdout.write(`${md}\n`)
