@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto'
 import { startRedis, type RedisServer } from '@wxbroker/testkit'
 import { startSimulator, type Simulator } from '@wxbroker/wechat-sim'
 import { afterAll, beforeAll } from 'vitest'
+import { createEngine } from '../../src/engine/index.js'
 import type {
   AppConfig,
   EngineOptions,
@@ -74,6 +75,19 @@ export function options(
 export async function calls(sim: Simulator, endpoint: string, appid: string): Promise<number> {
   const log = await sim.admin.callLog()
   return log.filter((entry) => entry.endpoint === endpoint && entry.appid === appid).length
+}
+
+/** A new app at the simulator and a started engine on the Redis at `redisUrl`, managing it alone. */
+export async function startAppEngine(
+  sim: Simulator,
+  redisUrl: string,
+  overrides: Partial<AppConfig> = {}
+): Promise<{ appid: string; engine: TokenEngine }> {
+  const appid = newAppid()
+  await sim.admin.registerApp({ appid, secret: SECRET })
+  const engine = createEngine(options(sim, [app(appid, overrides)], redisStore([redisUrl])))
+  await engine.start()
+  return { appid, engine }
 }
 
 export function sleep(ms: number): Promise<void> {

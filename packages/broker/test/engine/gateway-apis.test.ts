@@ -5,6 +5,7 @@ import {
   app,
   calls,
   newAppid,
+  startAppEngine,
   options,
   redisStore,
   SECRET,
@@ -28,13 +29,8 @@ describe('engine calls for the gateway', () => {
   })
 
   it('tokenOwner knows the current token and the one before it, nothing else', async () => {
-    const appid = newAppid()
-    await sim.admin.registerApp({ appid, secret: SECRET })
-    const engine = createEngine(
-      options(sim, [app(appid, { invalidateCooldownSeconds: 0 })], redisStore([redis.url]))
-    )
+    const { appid, engine } = await startAppEngine(sim, redis.url, { invalidateCooldownSeconds: 0 })
     engines = [engine]
-    await engine.start()
     const first = await engine.getToken(appid)
     expect(engine.tokenOwner(first.accessToken)).toEqual({ appid, current: true })
     const second = await engine.refresh(appid)

@@ -8,6 +8,7 @@ import {
   calls,
   eventually,
   newAppid,
+  startAppEngine,
   options,
   redisStore,
   SECRET,
@@ -106,13 +107,8 @@ describe('findings of the combined-fault soak', () => {
   })
 
   it('a report of the previous token while WeChat should still take it: the current one is checked, and replaced when revoked too', async () => {
-    const appid = newAppid()
-    await sim.admin.registerApp({ appid, secret: SECRET })
-    const engine = createEngine(
-      options(sim, [app(appid, { invalidateCooldownSeconds: 0 })], redisStore([redis.url]))
-    )
+    const { appid, engine } = await startAppEngine(sim, redis.url, { invalidateCooldownSeconds: 0 })
     engines = [engine]
-    await engine.start()
     const previous = await engine.getToken(appid)
     const current = await engine.refresh(appid)
     // A leak: WeChat revokes the app's tokens, the one in its overlap included.
@@ -133,13 +129,8 @@ describe('findings of the combined-fault soak', () => {
     // Two refreshes within WeChat's overlap leave three working classic tokens; stable tokens each
     // work until their own expiry, so a client may hold one several generations back (the soak's
     // #9 token-revoked: every client held the first stable token when the revoke came).
-    const appid = newAppid()
-    await sim.admin.registerApp({ appid, secret: SECRET })
-    const engine = createEngine(
-      options(sim, [app(appid, { invalidateCooldownSeconds: 0 })], redisStore([redis.url]))
-    )
+    const { appid, engine } = await startAppEngine(sim, redis.url, { invalidateCooldownSeconds: 0 })
     engines = [engine]
-    await engine.start()
     const oldest = await engine.getToken(appid)
     await engine.refresh(appid)
     const current = await engine.refresh(appid)
