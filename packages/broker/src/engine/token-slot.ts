@@ -9,13 +9,12 @@ import {
   type RefreshIntent,
 } from './refresh-intent.js'
 import { ReportBudget } from './report-budget.js'
-import { publishHealth, readHealth, type SlotHealth } from './slot-health.js'
+import { publishHealth, readHealth, SlotOutcome } from './slot-health.js'
 import { storeKeys } from './store/keys.js'
 import { StoreUnavailableError, type Lease, type Store, type TokenRecord } from './store/types.js'
 import {
   EngineError,
   type AppConfig,
-  type AppState,
   type AppStatus,
   type Clock,
   type EngineEvents,
@@ -113,16 +112,8 @@ export class TokenSlot {
   private cold: Promise<ServedToken> | null = null
   private readonly pendingReports = new Map<string, Promise<InvalidateResult>>()
   private readonly waiters = new Set<() => void>()
-  private state: AppState = 'cold'
-  private exhaustedBy: AppStatus['quota']['exhausted'] = null
-  private failures = 0
-  /** This replica's own back-off: no attempt before it. */
-  private retryAt: number | null = null
-  private lastRefresh: AppStatus['lastRefresh'] = null
-  private lastError: AppStatus['lastError'] = null
-  private nextAttemptAt: number | null = null
-  /** When the newest outcome this replica knows of happened (its own or another's). */
-  private healthAt = 0
+  /** The app's state, last refresh and error, and back-off (see slot-health.ts). */
+  private readonly outcome = new SlotOutcome()
   /**
    * The latest instant WeChat may still accept the current record, when something retired it
    * early: a refresh nobody recorded, or one by someone else. Cleared by a newer record.
@@ -132,7 +123,6 @@ export class TokenSlot {
   private intentCap: number | null = null
   private wechatQuota: AppStatus['quota']['wechat'] = null
   private secret: SecretCheck = 'unchecked'
-  private lastForeign: AppStatus['lastForeignRefresh'] = null
   private stopped = false
   /** The intent the refresh in flight recorded (see refresh-intent.ts), or null. */
   private intent: RefreshIntent | null = null
@@ -204,10 +194,7 @@ export class TokenSlot {
     }
     this.record = record
     this.jitterMs = Math.random() * jitterBoundMs(this.rules)
-    if (this.state === 'cold' || this.state === 'failing') this.state = 'ok'
-    this.failures = 0
-    this.retryAt = null
-    this.nextAttemptAt = null
+    this.outcome.tokenAdopted()
     this.retiresBy = null
     this.intentCap = null
     this.schedule()
@@ -346,7 +333,7 @@ export class TokenSlot {
     const figure = await store.getValue(storeKeys.wechatQuota(this.appid, this.quota.api))
     if (figure) this.wechatQuota = JSON.parse(figure) as AppStatus['quota']['wechat']
     const health = await readHealth(store, this.slot)
-    if (health) this.adoptHealth(health)
+    if (health) this.outcome.adopt(health)
     if (this.record && this.inflight === null) {
       const intent = await openIntent(store, this.slot, this.record.generation)
       if (intent) {
@@ -364,22 +351,22 @@ export class TokenSlot {
     return {
       appid: this.appid,
       kind: this.kind,
-      state: this.state,
+      state: this.outcome.state,
       generation: this.record?.generation ?? null,
       obtainedAt: this.record?.obtainedAt ?? null,
       expiresIn: served?.expiresIn ?? null,
       wechatExpiresAt: this.record?.wechatExpiresAt ?? null,
       refreshLeadSeconds: effectiveLeadSeconds(this.rules, this.record),
-      lastRefresh: this.lastRefresh,
-      lastError: this.lastError,
-      nextAttemptAt: this.nextAttemptAt,
+      lastRefresh: this.outcome.lastRefresh,
+      lastError: this.outcome.lastError,
+      nextAttemptAt: this.outcome.nextAttemptAt,
       quota: {
         api: this.quota.api,
         used: this.quota.used(),
         limit: this.quota.limit,
         warnRatio: this.deps.app.quotaWarnRatio,
         warn: this.quota.warn(),
-        exhausted: this.state === 'quota_exhausted' ? this.exhaustedBy : null,
+        exhausted: this.outcome.state === 'quota_exhausted' ? this.outcome.exhaustedBy : null,
         scheduledReserve: this.quota.scheduledReserve,
         reports: {
           used: this.reports.used(),
@@ -393,7 +380,7 @@ export class TokenSlot {
         wechat: this.wechatQuota,
       },
       secret: this.secret,
-      lastForeignRefresh: this.lastForeign,
+      lastForeignRefresh: this.outcome.lastForeign,
     }
   }
 
@@ -425,7 +412,10 @@ export class TokenSlot {
   /** The store is reachable again: a refresh that is due (or a missing token) need not wait. */
   storeRecovered(): void {
     if (this.stopped || this.inflight !== null) return
-    if (this.refreshDue() && (this.retryAt === null || this.retryAt <= this.deps.clock.now()))
+    if (
+      this.refreshDue() &&
+      (this.outcome.retryAt === null || this.outcome.retryAt <= this.deps.clock.now())
+    )
       this.schedule(this.deps.clock.now())
   }
 
@@ -445,13 +435,15 @@ export class TokenSlot {
         ? now
         : plannedRefreshAt(this.rules, this.record) + this.jitterMs
       : now
-    const due = at ?? (this.retryAt !== null && this.retryAt > now ? this.retryAt : planned)
+    const due =
+      at ??
+      (this.outcome.retryAt !== null && this.outcome.retryAt > now ? this.outcome.retryAt : planned)
     this.timer = this.deps.clock.setTimeout(() => this.onTimer(), Math.max(0, due - now))
   }
 
   private onTimer(): void {
     if (this.stopped) return
-    this.retryAt = null
+    this.outcome.retryAt = null
     const reason: RefreshReason = this.serve() ? 'scheduled' : 'cold_start'
     this.refresh({ reason })
       .then((outcome) => {
@@ -539,10 +531,10 @@ export class TokenSlot {
         return { type: 'current' }
       }
       this.adopt(record)
-      this.state = 'ok'
-      this.exhaustedBy = null
+      this.outcome.state = 'ok'
+      this.outcome.exhaustedBy = null
       this.secret = 'ok'
-      this.lastRefresh = { at: now, reason: request.reason }
+      this.outcome.lastRefresh = { at: now, reason: request.reason }
       this.publish(now)
       this.emitRefresh(request.reason, 'success', started, record.generation)
       this.deps.logger.info(
@@ -760,8 +752,8 @@ export class TokenSlot {
       if (error.limit === 'scheduled_reserve') {
         return this.limitError('scheduled_reserve', error.resetAt - now)
       }
-      this.state = 'quota_exhausted'
-      this.exhaustedBy = 'daily_quota'
+      this.outcome.state = 'quota_exhausted'
+      this.outcome.exhaustedBy = 'daily_quota'
       this.backOffUntil(error.resetAt)
       this.publish(now)
       this.deps.logger.error(
@@ -787,7 +779,7 @@ export class TokenSlot {
       // will retire ours `overlap` after the request) or not. Serve ours no longer than that.
       if (this.intent) this.noteRetirement(intentDeadline(this.intent, this.overlapMs()))
     }
-    this.lastError = { ...info, at: now }
+    this.outcome.lastError = { ...info, at: now }
     this.emitRefresh(reason, result, started, undefined, info)
     if (onDemand(reason) && this.serve()) {
       // A failed report or admin refresh while the token held is still good: say what happened,
@@ -805,13 +797,13 @@ export class TokenSlot {
         { wechat: info }
       )
     }
-    this.failures++
+    this.outcome.failures++
     const { tuning } = this.deps
     let next: number
     if (error instanceof WeChatError && error.errcode === 45009) {
       next = this.quota.resetAt()
-      this.state = 'quota_exhausted'
-      this.exhaustedBy = 'wechat_daily_quota'
+      this.outcome.state = 'quota_exhausted'
+      this.outcome.exhaustedBy = 'wechat_daily_quota'
     } else {
       // WeChat's own errcodes (its -1 included) back off from failureBackoffMs, transport
       // failures from transientBackoffMs: one formula (timing.ts).
@@ -819,8 +811,8 @@ export class TokenSlot {
         error instanceof WeChatError
           ? { errcode: error.errcode, transient: false }
           : { transient: true }
-      next = now + failureBackoffMs(failure, this.failures, tuning)
-      this.state = 'failing'
+      next = now + failureBackoffMs(failure, this.outcome.failures, tuning)
+      this.outcome.state = 'failing'
     }
     this.backOffUntil(next)
     this.publish(now)
@@ -840,77 +832,19 @@ export class TokenSlot {
   }
 
   private backOffUntil(at: number): void {
-    this.retryAt = at
-    this.nextAttemptAt = at
+    this.outcome.retryAt = at
+    this.outcome.nextAttemptAt = at
     this.schedule(at)
   }
 
   /** Shares this replica's latest outcome (see slot-health.ts). */
   private publish(at: number): void {
-    this.healthAt = at
-    const health: SlotHealth = {
-      at,
-      state: this.state,
-      lastRefresh: this.lastRefresh,
-      lastError: this.lastError,
-      nextAttemptAt: this.nextAttemptAt,
-      lastForeignRefresh: this.lastForeign,
-    }
-    publishHealth(this.deps.store, this.slot, health).catch(() => undefined)
-  }
-
-  /** Takes another replica's newer outcome: its state, last refresh and last error. */
-  private adoptHealth(health: SlotHealth): void {
-    if (health.at <= this.healthAt) return
-    this.healthAt = health.at
-    this.lastRefresh = health.lastRefresh ?? this.lastRefresh
-    this.lastError = health.lastError ?? this.lastError
-    this.nextAttemptAt = health.nextAttemptAt
-    this.lastForeign = health.lastForeignRefresh ?? this.lastForeign
-    // A replica without a token (cold) keeps saying so; otherwise the cluster's state is ours.
-    if (this.state !== 'cold') this.state = health.state
+    publishHealth(this.deps.store, this.slot, this.outcome.snapshot(at)).catch(() => undefined)
   }
 
   /** The error a reader gets while there is no token to serve. */
   private unavailable(): EngineError {
-    const now = this.deps.clock.now()
-    const retryAfterSeconds = Math.max(
-      1,
-      Math.ceil(((this.nextAttemptAt ?? now + 1000) - now) / 1000)
-    )
-    // WeChat's own words, when WeChat refused (never for transport failures, recorded as -1).
-    const last = this.lastError
-    const wechat =
-      last && last.errcode !== -1
-        ? { errcode: last.errcode, errmsg: last.errmsg, rid: last.rid }
-        : undefined
-    if (this.state === 'quota_exhausted') {
-      const fromWeChat = this.exhaustedBy === 'wechat_daily_quota'
-      return new EngineError(
-        'quota_exhausted',
-        fromWeChat
-          ? `WeChat says the daily token quota of ${this.appid} is used up (errcode 45009)`
-          : `the daily token quota of ${this.appid} is used up`,
-        {
-          retryAfterSeconds,
-          limit: fromWeChat ? 'wechat_daily_quota' : 'daily_quota',
-          ...(fromWeChat && wechat ? { wechat } : {}),
-        }
-      )
-    }
-    if (wechat) {
-      return new EngineError(
-        'wechat_error',
-        `WeChat refused a token for ${this.appid} (errcode ${wechat.errcode})`,
-        {
-          retryAfterSeconds,
-          wechat,
-        }
-      )
-    }
-    return new EngineError('token_unavailable', `no valid token for ${this.appid} yet`, {
-      retryAfterSeconds,
-    })
+    return this.outcome.unavailable(this.appid, this.deps.clock.now())
   }
 
   private emitRefresh(
@@ -974,7 +908,7 @@ export class TokenSlot {
     } catch (error) {
       if (!(error instanceof WeChatError) || !refusesThisReplica(error.errcode)) return
       this.secret = 'rejected'
-      this.lastError = { ...error.info, at: clock.now() }
+      this.outcome.lastError = { ...error.info, at: clock.now() }
       this.deps.logger.error(
         { appid: this.appid, errcode: error.errcode, errmsg: error.errmsg, rid: error.rid },
         "WeChat refuses this replica's secret: it serves the shared token but cannot refresh it"
@@ -1021,7 +955,7 @@ export class TokenSlot {
     const finding = await checkForeignRefresh(check, served.accessToken)
     if (!finding) return
     const now = clock.now()
-    this.lastForeign = { at: now, evidence: finding.evidence }
+    this.outcome.lastForeign = { at: now, evidence: finding.evidence }
     this.publish(now)
     this.deps.emit('foreignRefresh', {
       appid: this.appid,
@@ -1076,7 +1010,11 @@ export class TokenSlot {
         const served = this.serve()
         if (served) return served
         // Still backing off after a failure: say so rather than ask WeChat again.
-        if (outcome === null && this.retryAt !== null && this.retryAt > this.deps.clock.now())
+        if (
+          outcome === null &&
+          this.outcome.retryAt !== null &&
+          this.outcome.retryAt > this.deps.clock.now()
+        )
           throw this.unavailable()
         return undefined
       },

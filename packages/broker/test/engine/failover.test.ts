@@ -38,6 +38,9 @@ describe('replica failure during a refresh (guarantees 1 and 5)', () => {
     })
     replicas = await Promise.all([Replica.start(opts), Replica.start(opts)])
     const first = await replicas[0]!.call<ServedToken>('getToken', { appid })
+    // Both cold starts settled (a contended one may take the lock after the writer, to read the
+    // record): only the scheduled refresh takes it from here on.
+    await replicas[1]!.call<ServedToken>('getToken', { appid })
     const acquired = (r: Replica): number => r.count('lockAcquire', (e) => e.result === 'acquired')
     const before = replicas.map(acquired)
     // The next token call hangs long enough to kill whoever makes it.
@@ -52,6 +55,12 @@ describe('replica failure during a refresh (guarantees 1 and 5)', () => {
         return r
       })
     )
+    // Killed once its call reached WeChat (the slow answer taken): a busy machine could otherwise
+    // kill it first, and the slow answer would fall to the survivor.
+    await eventually(
+      async () => (await sim.admin.faults()).length === 0,
+      "the holder's token call reaches the simulator"
+    )
     await holder.process.stop('SIGKILL')
     const survivor = replicas.find((r) => r !== holder)!
 
@@ -65,12 +74,21 @@ describe('replica failure during a refresh (guarantees 1 and 5)', () => {
       )
       await sleep(50)
     }
-    expect(errors).toEqual([])
+    const events = (): string =>
+      JSON.stringify({ holder: holder.events.slice(-20), survivor: survivor.events.slice(-20) })
+    expect(errors, events()).toEqual([])
     const newer = seen.find((s) => s.generation > first.generation)
-    expect(newer).toBeDefined()
+    expect(newer, events()).toBeDefined()
     expect((await sim.admin.checkToken(newer!.accessToken)).valid).toBe(true)
+    // One refresh by the survivor: its schedule's, or (when it saw the holder's refresh intent
+    // first, or the holder died before its call reached WeChat and the slow answer fell to the
+    // survivor) a recovery of that intent. Which one depends on timing, not on the guarantee.
     expect(
-      survivor.count('refresh', (e) => e.result === 'success' && e.reason === 'scheduled')
+      survivor.count(
+        'refresh',
+        (e) => e.result === 'success' && (e.reason === 'scheduled' || e.reason === 'recovery')
+      ),
+      events()
     ).toBe(1)
   })
 
