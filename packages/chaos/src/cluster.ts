@@ -43,15 +43,27 @@ export class Cluster {
     let sim: Simulator | undefined
     try {
       sim = await startSimulator({ apps: simApps(secrets) })
-      const replicas: Replica[] = []
-      for (let i = 0; i < replicaCount; i++) {
-        const port = await freePort()
-        const yaml = brokerConfig({ port, redisUrls: redis.urls, wechatUrl: sim.url, secrets })
-        replicas.push(new Replica(i, port, yaml, brokerEnv(secrets)))
+      const wechatUrl = sim.url
+      // A free port may be taken by another process before the replica binds it (the suite runs
+      // test files side by side): a first start that fails is tried again on another port.
+      const startReplica = async (index: number): Promise<Replica> => {
+        for (let attempt = 1; ; attempt++) {
+          const port = await freePort()
+          const yaml = brokerConfig({ port, redisUrls: redis.urls, wechatUrl, secrets })
+          const replica = new Replica(index, port, yaml, brokerEnv(secrets))
+          try {
+            await replica.start()
+            return replica
+          } catch (error) {
+            replica.removeConfig()
+            if (attempt === 3) throw error
+          }
+        }
       }
-      const cluster = new Cluster(redis, sim, replicas, secrets)
-      await Promise.all(replicas.map((r) => r.start()))
-      return cluster
+      const replicas = await Promise.all(
+        Array.from({ length: replicaCount }, (_, i) => startReplica(i))
+      )
+      return new Cluster(redis, sim, replicas, secrets)
     } catch (error) {
       await sim?.close()
       await redis.stopAll()
